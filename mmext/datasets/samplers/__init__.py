@@ -1,0 +1,1 @@
+"""mmext.datasets.samplers: components are added by their issues."""

@@ -1,0 +1,1 @@
+"""mmext.engine: components are added by their issues."""

@@ -1,0 +1,1 @@
+"""mmext.engine.hooks: components are added by their issues."""

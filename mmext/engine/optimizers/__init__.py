@@ -1,0 +1,1 @@
+"""mmext.engine.optimizers: components are added by their issues."""

@@ -1,0 +1,1 @@
+"""mmext.engine.runner: components are added by their issues."""

@@ -1,0 +1,14 @@
+"""mmext models.
+
+Classification models need only mmengine and torch. Segmentation models
+(``seg``) need mmseg and detection models (``det``) need mmdet; each is
+imported only when its host is installed, so ``mmext`` works with either.
+"""
+import importlib.util
+
+from .cls import *  # noqa: F401,F403
+
+if importlib.util.find_spec('mmseg') is not None:
+    from .seg import *  # noqa: F401,F403
+if importlib.util.find_spec('mmdet') is not None:
+    from .det import *  # noqa: F401,F403

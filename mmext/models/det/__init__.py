@@ -1,0 +1,1 @@
+"""mmext.models.det: components are added by their issues."""

@@ -1,0 +1,1 @@
+"""mmext.models.seg: components are added by their issues."""

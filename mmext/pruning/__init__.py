@@ -1,0 +1,1 @@
+"""mmext.pruning: components are added by their issues."""

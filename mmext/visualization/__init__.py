@@ -1,0 +1,1 @@
+"""mmext.visualization: components are added by their issues."""
