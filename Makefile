@@ -29,8 +29,8 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	@touch $(STAMP)
 
 demo: setup
-	$(PY) tools/misc/make_shapes.py --preset demo --out $(SHAPES_DEMO)
-	$(PY) tools/train.py configs/shapes/cls_resnet18_1xb64-8e_shapes-64px.py \
+	$(PY) tools/misc/make_shapes.py --preset demo --out $(SHAPES_DEMO) --reuse
+	$(PY) tools/train.py configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py \
 	  --work-dir work_dirs/demo_cls
 	$(PY) tools/misc/print_metrics.py work_dirs/demo_cls
 

@@ -1,0 +1,55 @@
+# Smoke config: stock mmdet Faster R-CNN with a ResNet-18 FPN, trained from
+# scratch (no model hub here) on the Shapes suite's COCO files.
+_base_ = [
+    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
+    'mmdet::_base_/default_runtime.py',
+    '../_base_/datasets/shapes_detection.py',
+]
+custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
+
+model = dict(
+    data_preprocessor=dict(pad_size_divisor=32),
+    backbone=dict(
+        depth=18,
+        frozen_stages=-1,
+        norm_eval=False,  # trained from scratch: BN statistics must update
+        init_cfg=None),
+    # Objects are 18-56 px on 128 px images: FPN levels at strides 8..64
+    # (start_level=1 skips the costly stride-4 level) with 24..192 px anchors.
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=64,
+              start_level=1, num_outs=4),
+    rpn_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        anchor_generator=dict(scales=[3], strides=[8, 16, 32, 64])),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64, featmap_strides=[8, 16, 32]),
+        bbox_head=dict(in_channels=64, fc_out_channels=256,
+                       num_classes=8)),
+    # At most 4 objects per image: far fewer samples than COCO's suffice.
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=128)),
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(sampler=dict(num=64))),
+    test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300)))
+
+max_epochs = 6
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
+                 val_interval=max_epochs)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=100),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
+         eta_min_ratio=0.01, convert_to_iter_based=True),
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=10, norm_type=2))
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=25),
+    checkpoint=dict(type='CheckpointHook', interval=max_epochs,
+                    max_keep_ckpts=1))
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -1,0 +1,4 @@
+"""mmext data structures."""
+from .cls_data_sample import ClsDataSample, format_label
+
+__all__ = ['ClsDataSample', 'format_label']

@@ -1,0 +1,44 @@
+"""The Shapes classification config trains, validates and saves through a
+real Runner on the ``tiny`` Shapes preset (a few seconds on CPU)."""
+import glob
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmext.datasets.shapes import THING_CLASSES, generate_shapes
+
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+CONFIG = glob.glob(
+    osp.join(REPO, 'configs', 'shapes', 'cls_resnet18*_shapes-64px.py'))
+
+
+def test_one_config_per_pattern():
+    assert len(CONFIG) == 1, CONFIG
+
+
+def test_shapes_cls_config_trains_and_tests(tmp_path):
+    data_root = str(tmp_path / 'shapes')
+    generate_shapes('tiny', data_root)
+    cfg = Config.fromfile(CONFIG[0])
+    assert cfg.default_scope == 'mmext'
+    assert tuple(cfg.train_dataloader.dataset.metainfo.classes) == \
+        THING_CLASSES
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[key]
+        loader.dataset.data_root = data_root
+        loader.batch_size = 16
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    cfg.train_cfg.max_epochs = 1
+    cfg.param_scheduler = []
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
+    metrics = runner.test()
+    assert set(metrics) == {'accuracy/top1', 'accuracy/top5'}
+    assert 0.0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
+    assert runner.test_dataloader.dataset.metainfo['classes'] == \
+        THING_CLASSES
