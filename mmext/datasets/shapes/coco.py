@@ -7,7 +7,7 @@ compressed RLE of the exact mask (rings, or an object with a smaller object
 drawn inside it). Both forms are read by pycocotools and by mmdet's
 ``LoadAnnotations(poly2mask=True)``.
 """
-from typing import Dict, List, Union
+from typing import Callable, Dict, List, Union
 
 import numpy as np
 
@@ -37,23 +37,35 @@ def coco_segmentation(mask: np.ndarray) -> Segmentation:
     return rle_encode(mask)
 
 
-def instance_annotations(scene: Scene, image_id: int,
-                         first_ann_id: int) -> List[Dict]:
-    """COCO annotations of every object in ``scene``.
+def instance_annotations(
+        scene: Scene,
+        image_id: int,
+        first_ann_id: int,
+        encode_mask: Callable[[np.ndarray], Union[List, Dict]] = None,
+        with_iscrowd: bool = True) -> List[Dict]:
+    """COCO-style annotations of every object in ``scene``.
 
     Args:
         scene: The rendered scene.
         image_id: Its image id.
         first_ann_id: Id given to the first annotation; the rest follow.
+        encode_mask: Turns a visible mask (HxW bool) into the
+            ``segmentation`` field; COCO's polygons-or-RLE by default
+            (LVIS passes its polygons-only encoder).
+        with_iscrowd: Add COCO's ``iscrowd=0`` (LVIS has no such field).
     """
+    encode_mask = encode_mask or coco_segmentation
     anns = []
     for i, pose in enumerate(scene.objects):
         mask = scene.visible_mask(i)
-        anns.append(dict(
+        ann = dict(
             id=first_ann_id + i, image_id=image_id,
             category_id=thing_category_id(pose.label),
             bbox=mask_bbox(mask), area=int(np.count_nonzero(mask)),
-            segmentation=coco_segmentation(mask), iscrowd=0))
+            segmentation=encode_mask(mask))
+        if with_iscrowd:
+            ann['iscrowd'] = 0
+        anns.append(ann)
     return anns
 
 

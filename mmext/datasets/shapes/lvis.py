@@ -28,7 +28,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from .classes import NUM_THINGS, THING_CLASSES, thing_category_id
-from .masks import cut_holes, mask_bbox, polygons
+from .coco import instance_annotations
+from .masks import cut_holes, polygons
 from .presets import ShapesPreset
 from .scene import Scene
 from .seeding import stream_rng
@@ -94,15 +95,9 @@ def lvis_polygons(mask: np.ndarray) -> List[List[int]]:
 def lvis_annotations(scene: Scene, image_id: int,
                      first_ann_id: int) -> List[Dict]:
     """LVIS annotations (polygon segmentation) of every object."""
-    anns = []
-    for i, pose in enumerate(scene.objects):
-        mask = scene.visible_mask(i)
-        anns.append(dict(
-            id=first_ann_id + i, image_id=image_id,
-            category_id=thing_category_id(pose.label),
-            bbox=mask_bbox(mask), area=int(np.count_nonzero(mask)),
-            segmentation=lvis_polygons(mask)))
-    return anns
+    return instance_annotations(scene, image_id, first_ann_id,
+                                encode_mask=lvis_polygons,
+                                with_iscrowd=False)
 
 
 def lvis_image_entry(image_id: int, split: str, file_name: str, height: int,
