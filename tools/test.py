@@ -25,16 +25,17 @@ first (checkpoint globals for torch >= 2.6).
 """
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
 import warnings
 
 import mmext  # noqa: F401  (checkpoint globals, registries)
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
+                             export_local_rank)
 from mmext.utils.cpu_dist import setup_cpu_distributed
 from mmext.utils.data_check import check_dataset_paths
 
@@ -62,29 +63,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         'to the work_dir/timestamp/show_dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+    add_cfg_options_argument(parser)
+    add_launcher_arguments(parser)
     parser.add_argument('--tta', action='store_true')
-    # When using PyTorch version >= 2.0.0, the `torch.distributed.launch`
-    # will pass the `--local-rank` parameter to `tools/test.py` instead
-    # of `--local_rank`.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    export_local_rank(args)
     return args
 
 

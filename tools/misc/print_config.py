@@ -10,7 +10,9 @@ import argparse
 import sys
 
 import mmext  # noqa: F401  (registries; configs may use mmext.X types)
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from mmext.utils.cli import add_cfg_options_argument
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -19,16 +21,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument(
         '--save-path', default=None, help='save the merged config to a file')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file. If the value to '
-        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
-        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
-        'Note that the quotation marks are necessary and that no white space '
-        'is allowed.')
+    add_cfg_options_argument(parser)
     return parser.parse_args(argv)
 
 

@@ -1,0 +1,40 @@
+"""Command-line arguments shared by the scripts under ``tools/``."""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """Add OpenMMLab's ``--cfg-options key=value ...`` override."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file. If the value to '
+        'be overwritten is a list, it should be like key="[a,b]" or key=a,b '
+        'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
+        'Note that the quotation marks are necessary and that no white space '
+        'is allowed.')
+
+
+def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--launcher`` and ``--local_rank`` / ``--local-rank``.
+
+    ``torch.distributed.launch`` on torch >= 2.0 passes ``--local-rank``;
+    older versions pass ``--local_rank``. Call :func:`export_local_rank`
+    after parsing.
+    """
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def export_local_rank(args: argparse.Namespace) -> None:
+    """Set ``LOCAL_RANK`` from the parsed ``--local-rank`` unless it is set."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
