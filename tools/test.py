@@ -35,7 +35,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             export_local_rank)
+                             export_local_rank, load_cfg)
 from mmext.utils.cpu_dist import setup_cpu_distributed
 from mmext.utils.data_check import check_dataset_paths
 
@@ -158,17 +158,7 @@ def apply_tta(cfg: Config) -> Config:
 
 def build_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line switches."""
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cfg(args)
 
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         raise FileNotFoundError(

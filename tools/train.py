@@ -24,7 +24,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             export_local_rank)
+                             export_local_rank, load_cfg)
 from mmext.utils.cpu_dist import accelerator_available, setup_cpu_distributed
 from mmext.utils.data_check import check_dataset_paths
 
@@ -67,17 +67,7 @@ def build_cfg(args: argparse.Namespace) -> Config:
             ``auto_scale_lr`` in the config.
         FileNotFoundError: ``--resume PATH`` does not exist.
     """
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_cfg(args)
 
     if args.amp:
         enable_amp(cfg)

@@ -1,8 +1,9 @@
 """Command-line arguments shared by the scripts under ``tools/``."""
 import argparse
 import os
+import os.path as osp
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
 
 def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,3 +39,21 @@ def export_local_rank(args: argparse.Namespace) -> None:
     """Set ``LOCAL_RANK`` from the parsed ``--local-rank`` unless it is set."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def load_cfg(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` with the switches every tool shares.
+
+    Sets ``cfg.launcher``, merges ``--cfg-options`` and resolves the work dir
+    (``--work-dir`` > the config's ``work_dir`` > ``./work_dirs/<name>``).
+    """
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
