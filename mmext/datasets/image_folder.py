@@ -7,6 +7,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from mmext.registry import DATASETS
+from mmext.utils.data_check import shapes_command
 
 IMG_EXTENSIONS: Tuple[str, ...] = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -24,8 +25,7 @@ def _missing_path_error(what: str, path: str,
             idx = max(i for i, p in enumerate(parts) if 'shapes' in p.lower())
             root = os.sep.join(parts[:idx + 1]) or path
         msg += ('; it is part of the synthetic Shapes suite, generate it '
-                'with: python tools/misc/make_shapes.py --preset demo '
-                f'--out {root}')
+                f'with: {shapes_command(out=root)}')
     return FileNotFoundError(msg)
 
 
