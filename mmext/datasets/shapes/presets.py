@@ -90,8 +90,8 @@ PRESETS: Dict[str, ShapesPreset] = {
     # -> 2 f, 3 c, 3 r.
     'demo': ShapesPreset(
         name='demo', image_size=128, num_train=1000, num_val=200,
-        min_objects=1, max_objects=4, min_object_size=18,
-        max_object_size=56, min_visible_frac=0.3, min_visible_px=60,
+        min_objects=1, max_objects=4, min_object_size=32,
+        max_object_size=64, min_visible_frac=0.5, min_visible_px=60,
         placement_tries=20, max_stuff_regions=3, crop_size=64,
         crops_train=600, crops_val=100, crop_object_frac=(0.55, 0.85),
         long_tail_head=900, long_tail_exponent=2.5,
