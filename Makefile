@@ -33,12 +33,20 @@ demo: setup
 	$(PY) tools/train.py configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py \
 	  --work-dir work_dirs/demo_cls
 	$(PY) tools/misc/print_metrics.py work_dirs/demo_cls
+	$(PY) tools/train.py configs/segformer/segformer_mit-b0_1xb8-650it_shapes-256x256.py \
+	  --work-dir work_dirs/demo_segformer
+	$(PY) tools/test.py configs/segformer/segformer_mit-b0_1xb8-650it_shapes-256x256.py \
+	  $$(cat work_dirs/demo_segformer/last_checkpoint) \
+	  --work-dir work_dirs/demo_segformer/test \
+	  --show-dir work_dirs/demo_segformer/overlays
+	$(PY) tools/misc/print_metrics.py work_dirs/demo_segformer
+	@echo "SegFormer prediction overlays: work_dirs/demo_segformer/overlays/vis_data/vis_image/"
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 bench: setup
-	@echo "Benchmarks are added with the components they measure (see docs/benchmarks.md)."
+	$(PY) tools/analysis_tools/benchmark_segformer.py --archs b0 b2 --repeats 7
 
 clean-venv:
 	rm -rf $(VENV)

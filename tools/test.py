@@ -96,6 +96,9 @@ def trigger_visualization_hook(cfg: Config,
         hook['show'] = True
         hook['wait_time'] = args.wait_time
     if args.show_dir:
+        # The hooks draw every `interval`-th batch (default 50): paint every
+        # image unless the config chose an interval.
+        hook.setdefault('interval', 1)
         hook_type = str(hook.get('type', ''))
         if 'SegVisualizationHook' in hook_type:
             if cfg.get('visualizer', None) is None:
