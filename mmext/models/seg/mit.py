@@ -302,11 +302,9 @@ class MixTransformer(nn.Module):
         self.stages = nn.ModuleList()
         channels, first = in_channels, 0
         for i, dim in enumerate(embed_dims):
-            block_kwargs = dict(dim=dim, num_heads=num_heads[i],
-                                mlp_ratio=mlp_ratio, sr_ratio=sr_ratios[i],
-                                qkv_bias=qkv_bias, drop=drop_rate,
-                                attn_drop=attn_drop_rate)
-            block_kwargs.pop('dim')
+            block_kwargs = dict(num_heads=num_heads[i], mlp_ratio=mlp_ratio,
+                                sr_ratio=sr_ratios[i], qkv_bias=qkv_bias,
+                                drop=drop_rate, attn_drop=attn_drop_rate)
             self.stages.append(
                 MiTStage(channels, dim, depths[i], PATCH_SIZES[i],
                          PATCH_STRIDES[i], block_kwargs,
