@@ -10,11 +10,14 @@ from mmengine.logging import print_log
 SYNC_NORMS = ('SyncBN', 'MMSyncBN')
 
 
-def sync_norm_usable() -> bool:
-    """Whether synchronised batch norm can run here: it needs an
-    initialised default process group and CUDA tensors."""
-    return (dist.is_available() and dist.is_initialized()
-            and torch.cuda.is_available())
+def sync_norm_blocker() -> Optional[str]:
+    """Why synchronised batch norm cannot run here (it needs an initialised
+    default process group and CUDA), or None when it can."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return 'no distributed process group is initialised'
+    if not torch.cuda.is_available():
+        return 'CUDA is not available'
+    return None
 
 
 def resolve_sync_norm(norm_cfg: Optional[dict], owner: str) -> Optional[dict]:
@@ -36,11 +39,9 @@ def resolve_sync_norm(norm_cfg: Optional[dict], owner: str) -> Optional[dict]:
     """
     if norm_cfg is None or norm_cfg.get('type') not in SYNC_NORMS:
         return norm_cfg
-    if sync_norm_usable():
+    why = sync_norm_blocker()
+    if why is None:
         return norm_cfg
-    why = ('no distributed process group is initialised'
-           if not (dist.is_available() and dist.is_initialized()) else
-           'CUDA is not available')
     print_log(
         f'{owner}: norm_cfg type {norm_cfg["type"]} needs a distributed run '
         f'on CUDA, but {why}; using BN instead (statistics of this '

@@ -211,3 +211,17 @@ def test_missing_pretrained_file_names_the_field_and_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError,
                        match='backbone.init_cfg.checkpoint.*segformer2mmext'):
         model.init_weights()
+
+
+def test_missing_head_keys_are_listed(tmp_path, capsys):
+    state = official_segmentor_state()
+    del state['decode_head.linear_c4.proj.bias']
+    del state['decode_head.linear_fuse.bn.running_var']
+    torch.save({'state_dict': state}, tmp_path / 'seg.pth')
+    assert load_tool().main([str(tmp_path / 'seg.pth'),
+                             str(tmp_path / 'out.pth'), '--src',
+                             'official']) == 1
+    err = capsys.readouterr().err
+    assert 'decode_head.level_projs.3.bias' in err
+    assert 'decode_head.fuse_norm.running_var' in err
+    assert not (tmp_path / 'out.pth').exists()
