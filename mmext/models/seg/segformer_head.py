@@ -25,6 +25,7 @@ from typing import List, Sequence
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmengine.registry import DefaultScope
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from torch import nn
 
@@ -105,10 +106,14 @@ class SegFormerHead(BaseDecodeHead):
                 f'in_index: needs one entry per in_channels entry '
                 f'({len(in_channels)}), got {list(in_index)}')
         norm_cfg = resolve_sync_norm(norm_cfg, 'SegFormerHead')
-        super().__init__(list(in_channels), channels,
-                         in_index=list(in_index),
-                         input_transform='multiple_select',
-                         norm_cfg=norm_cfg, **kwargs)
+        # BaseDecodeHead builds `loss_decode` with mmseg's registry under the
+        # current default scope: pin it to mmseg, so the head also builds
+        # from mmext-scope code (unprefixed types are mmseg's losses).
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            super().__init__(list(in_channels), channels,
+                             in_index=list(in_index),
+                             input_transform='multiple_select',
+                             norm_cfg=norm_cfg, **kwargs)
         self.level_projs = nn.ModuleList(
             nn.Conv2d(c, channels, 1) for c in self.in_channels)
         self.fuse_conv = nn.Conv2d(channels * len(self.in_channels),

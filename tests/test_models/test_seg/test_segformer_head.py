@@ -141,3 +141,13 @@ def test_in_index_must_match_in_channels():
         SegFormerHead(in_channels=IN_CHANNELS, channels=CHANNELS,
                       num_classes=NUM_CLASSES, in_index=[0, 1],
                       norm_cfg=dict(type='BN'))
+
+
+@pytest.mark.parametrize('scope', ['mmext', 'mmdet', 'mmseg'])
+def test_builds_its_loss_under_any_default_scope(scope):
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope(scope):
+        head = SegFormerHead(in_channels=IN_CHANNELS, channels=CHANNELS,
+                             num_classes=NUM_CLASSES,
+                             norm_cfg=dict(type='BN'))
+    assert type(head.loss_decode).__name__ == 'CrossEntropyLoss'
