@@ -8,6 +8,10 @@ import importlib.util
 
 from .cls import *  # noqa: F401,F403
 
+if importlib.util.find_spec('torch_pruning') is not None:
+    # registers mmext.PrunedModel, the slim model of a pruned checkpoint
+    from mmext.pruning import export as _pruning_export  # noqa: F401
+
 if importlib.util.find_spec('mmseg') is not None:
     from .seg import *  # noqa: F401,F403
 if importlib.util.find_spec('mmdet') is not None:

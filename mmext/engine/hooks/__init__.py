@@ -1,1 +1,4 @@
-"""mmext.engine.hooks: components are added by their issues."""
+"""mmext.engine.hooks: training hooks (HALP pruning, ...)."""
+from .halp_hook import HALPHook
+
+__all__ = ['HALPHook']

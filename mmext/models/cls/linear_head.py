@@ -56,11 +56,16 @@ class LinearClsHead(nn.Module):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(
                 f'label_smoothing must be in [0, 1), got {label_smoothing}')
-        self.in_channels = in_channels
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_channels, num_classes)
+
+    @property
+    def in_channels(self) -> int:
+        """int: Channels C of the pooled features (follows the linear
+        layer, so a channel-pruned head stays consistent)."""
+        return self.fc.in_features
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """Compute logits.

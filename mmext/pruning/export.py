@@ -1,0 +1,156 @@
+"""Physical slimming: remove masked channels for real.
+
+Masks (:mod:`mmext.pruning.masks`) only zero channels; latency falls when
+they are cut out of the weight tensors. Torch-Pruning's dependency graph
+(Fang et al., CVPR 2023) does the per-layer surgery: for every group, the
+masked output channels of its first producer are removed and the graph
+removes the coupled channels of every other layer (BatchNorms, residual
+partners, the next layers' inputs). Because a masked BatchNorm outputs
+exactly zero, the slim network computes what the masked one computes (HALP,
+Shen et al., arXiv 2110.10811, builds its slim ResNet the same way from its
+masks).
+
+:func:`build_pruned_model` (registered as ``mmext.PrunedModel``) rebuilds the
+slim architecture from a config: the dense model, then each group cut to its
+recorded width by keeping its first channels, which is where
+:func:`slim_model` put the kept ones. A slim checkpoint loads into it with
+``strict=True``.
+"""
+from typing import Dict, Mapping, Optional, Sequence
+
+import torch
+from torch import nn
+
+from mmext.registry import MODELS
+from .graph import ChannelGroup, build_channel_groups, example_inputs, \
+    strip_wrapper_prefix, traceable
+
+
+def _prune_group(graph, modules: Dict[str, nn.Module], group: ChannelGroup,
+                 dropped: torch.Tensor) -> None:
+    """Remove the ``dropped`` group channels (bool [C]) from the model."""
+    import torch_pruning as tp
+
+    member = next(m for m in group.producers if m.name == group.key)
+    index = member.module_index[dropped[member.group_index]]
+    if index.numel() == 0:
+        return
+    layer = modules[group.key]
+    prune_fn = (
+        tp.prune_linear_out_channels
+        if isinstance(layer, nn.Linear) else tp.prune_conv_out_channels)
+    graph.get_pruning_group(layer, prune_fn,
+                            idxs=sorted(index.tolist())).prune()
+
+
+def slim_model(model: nn.Module,
+               keep: Mapping[str, torch.Tensor],
+               input_shape: Sequence[int],
+               scope: Optional[Sequence[str]] = None,
+               ignored_layers: Sequence[str] = ()) -> nn.Module:
+    """Remove the masked channels of ``model`` in place and return it.
+
+    Args:
+        model (nn.Module): The unwrapped model whose groups ``keep``
+            describes (same scope and ignored layers).
+        keep (dict[str, Tensor]): Group key to bool mask [C].
+        input_shape (Sequence[int]): One input's shape, e.g. (3, 224, 224).
+        scope (Sequence[str], optional): See
+            :func:`mmext.pruning.graph.traceable`.
+        ignored_layers (Sequence[str]): As when the masks were made.
+
+    Returns:
+        nn.Module: ``model``, slimmed.
+
+    Raises:
+        KeyError: If ``keep`` names a group the model does not have, or
+            misses one it has.
+    """
+    import torch_pruning as tp
+
+    example = example_inputs(model, input_shape)
+    groups = build_channel_groups(model, example, scope, ignored_layers)
+    _check_keys([g.key for g in groups], keep)
+    was_training = model.training
+    model.eval()
+    try:
+        graph = tp.DependencyGraph().build_dependency(
+            traceable(model, scope), example_inputs=example, verbose=False)
+        modules = {
+            strip_wrapper_prefix(n): m
+            for n, m in graph.model.named_modules()
+        }
+        for group in groups:
+            dropped = ~keep[group.key].to(torch.bool)
+            if dropped.all():
+                raise ValueError(
+                    f'group {group.key!r} would lose all its channels; '
+                    'keep at least one')
+            _prune_group(graph, modules, group, dropped)
+    finally:
+        model.train(was_training)
+    return model
+
+
+def _check_keys(expected: Sequence[str], given: Mapping) -> None:
+    missing = sorted(set(expected) - set(given))
+    unknown = sorted(set(given) - set(expected))
+    if missing or unknown:
+        raise KeyError(
+            'the pruning record does not match this model: groups missing '
+            f'from the record {missing}, groups the model does not have '
+            f'{unknown}; was it made with the same model config, scope and '
+            'ignored_layers?')
+
+
+def kept_widths(keep: Mapping[str, torch.Tensor]) -> Dict[str, int]:
+    """Group key to number of kept channels, the slim architecture."""
+    return {key: int(mask.sum()) for key, mask in keep.items()}
+
+
+def width_masks(groups: Sequence[ChannelGroup],
+                widths: Mapping[str, int]) -> Dict[str, torch.Tensor]:
+    """Masks that keep the first ``widths[key]`` channels of each group."""
+    _check_keys([g.key for g in groups], widths)
+    keep = {}
+    for group in groups:
+        width = int(widths[group.key])
+        if not 1 <= width <= group.num_channels:
+            raise ValueError(
+                f'channels[{group.key!r}]={width} is outside [1, '
+                f'{group.num_channels}]')
+        mask = torch.zeros(group.num_channels, dtype=torch.bool)
+        mask[:width] = True
+        keep[group.key] = mask
+    return keep
+
+
+@MODELS.register_module(name='PrunedModel')
+def build_pruned_model(model: dict,
+                       channels: Dict[str, int],
+                       input_shape: Sequence[int],
+                       scope: Optional[Sequence[str]] = None,
+                       ignored_layers: Sequence[str] = ()) -> nn.Module:
+    """Build ``model`` and cut every channel group to its recorded width.
+
+    This is the ``model`` entry of the config that
+    ``tools/pruning/export_pruned.py`` writes; the module it returns is the
+    dense model's own class, so data preprocessing, losses and
+    ``forward(mode=...)`` are unchanged.
+
+    Args:
+        model (dict): The dense model config.
+        channels (dict[str, int]): Group key to kept channels.
+        input_shape (Sequence[int]): Tracing input shape (C, H, W).
+        scope (Sequence[str], optional): Pruned sub-modules, as in
+            ``mmext.HALPHook``.
+        ignored_layers (Sequence[str]): As in ``mmext.HALPHook``.
+
+    Returns:
+        nn.Module: The slim model (weights initialised, not trained).
+    """
+    dense = MODELS.build(model)
+    example = example_inputs(dense, input_shape)
+    groups = build_channel_groups(dense, example, scope, ignored_layers)
+    return slim_model(dense, width_masks(groups, channels), input_shape,
+                      scope, ignored_layers)

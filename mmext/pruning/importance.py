@@ -1,0 +1,185 @@
+"""Channel saliency: HALP's BN-Taylor score and the magnitude score.
+
+HALP (Shen et al., "Structural Pruning via Latency-Saliency Knapsack",
+NeurIPS 2022, arXiv 2110.10811) scores each coupled channel by the
+first-order Taylor estimate of the loss change when it is removed, taken on
+the BatchNorm affine parameters and summed over the coupled layers *before*
+the absolute value::
+
+    s_c = | sum_{BN l in group} (gamma_lc * dL/dgamma_lc
+                                 + beta_lc * dL/dbeta_lc) |
+
+Groups without a BatchNorm use the weights of their producing layers
+instead, ``s_c = | sum_{w in channel c} w * dL/dw |``. The score is averaged
+over the iterations between two pruning steps (:class:`TaylorSaliency`).
+
+The magnitude score (:func:`magnitude_saliency`) is the L1 norm of each
+channel's producing weights, summed over the coupled producers (Li et al.,
+"Pruning Filters for Efficient ConvNets", ICLR 2017), the usual global
+magnitude baseline.
+"""
+from typing import Dict, List, Optional
+
+import torch
+from torch import nn
+
+from .graph import ChannelGroup, GroupMember
+
+
+def _signed_norm_taylor(modules: Dict[str, nn.Module],
+                        member: GroupMember) -> Optional[torch.Tensor]:
+    """gamma * dL/dgamma + beta * dL/dbeta of one BN, shape [M], or None."""
+    bn = modules[member.name]
+    terms = [
+        p.detach() * p.grad for p in (bn.weight, bn.bias)
+        if p is not None and p.grad is not None
+    ]
+    if not terms:
+        return None
+    return sum(terms)[member.module_index]
+
+
+def _signed_weight_taylor(modules: Dict[str, nn.Module],
+                          member: GroupMember) -> Optional[torch.Tensor]:
+    """sum of w * dL/dw over each output channel's weights, shape [M]."""
+    layer = modules[member.name]
+    if layer.weight.grad is None:
+        return None
+    score = (layer.weight.detach() * layer.weight.grad).flatten(1).sum(1)
+    if layer.bias is not None and layer.bias.grad is not None:
+        score = score + layer.bias.detach() * layer.bias.grad
+    return score[member.module_index]
+
+
+def taylor_scores(model: nn.Module,
+                  groups: List[ChannelGroup]) -> Dict[str, torch.Tensor]:
+    """One iteration's HALP score per group channel from current ``.grad``.
+
+    Args:
+        model (nn.Module): The unwrapped model, right after backward (and
+            after DDP's gradient averaging and AMP unscaling).
+        groups (list[ChannelGroup]): The prunable groups.
+
+    Returns:
+        dict[str, Tensor]: Group key to non-negative scores, shape [C],
+        float32. Groups without any gradient get zeros.
+    """
+    modules = dict(model.named_modules())
+    scores = {}
+    for group in groups:
+        members = group.norms or group.producers
+        term = (_signed_norm_taylor
+                if group.norms else _signed_weight_taylor)
+        signed = None
+        for member in members:
+            part = term(modules, member)
+            if part is None:
+                continue
+            if signed is None:
+                signed = part.new_zeros(group.num_channels,
+                                        dtype=torch.float32)
+            signed.index_add_(0, member.group_index, part.float())
+        scores[group.key] = (
+            signed.abs() if signed is not None else torch.zeros(
+                group.num_channels))
+    return scores
+
+
+def magnitude_saliency(model: nn.Module,
+                       groups: List[ChannelGroup]) -> Dict[str, torch.Tensor]:
+    """L1 norm of each channel's producing weights, summed over producers.
+
+    Args:
+        model (nn.Module): The unwrapped model.
+        groups (list[ChannelGroup]): The prunable groups.
+
+    Returns:
+        dict[str, Tensor]: Group key to scores, shape [C], float32.
+    """
+    modules = dict(model.named_modules())
+    scores = {}
+    for group in groups:
+        score = None
+        for member in group.producers:
+            weight = modules[member.name].weight.detach()
+            part = weight.abs().flatten(1).sum(1)[member.module_index]
+            if score is None:
+                score = part.new_zeros(group.num_channels,
+                                       dtype=torch.float32)
+            score.index_add_(0, member.group_index, part.float())
+        scores[group.key] = score
+    return scores
+
+
+class TaylorSaliency:
+    """Running mean of HALP's Taylor score between pruning steps.
+
+    Call :meth:`accumulate` once per optimiser update, after backward and
+    before the step; :meth:`average` at a pruning step, then :meth:`reset`.
+    An update whose scores are not finite (an AMP overflow, a diverging
+    batch) is skipped, as the reference does.
+
+    Args:
+        groups (list[ChannelGroup]): The prunable groups.
+    """
+
+    def __init__(self, groups: List[ChannelGroup]) -> None:
+        self.groups = groups
+        self.sums: Dict[str, torch.Tensor] = {
+            g.key: torch.zeros(g.num_channels, dtype=torch.float64)
+            for g in groups
+        }
+        self.count = 0
+
+    def accumulate(self, model: nn.Module) -> bool:
+        """Add the current gradients' scores.
+
+        Args:
+            model (nn.Module): The unwrapped model.
+
+        Returns:
+            bool: False if the update was skipped (non-finite scores).
+        """
+        scores = taylor_scores(model, self.groups)
+        if not all(torch.isfinite(s).all() for s in scores.values()):
+            return False
+        for key, score in scores.items():
+            self.sums[key] += score.detach().to('cpu', torch.float64)
+        self.count += 1
+        return True
+
+    def average(self) -> Dict[str, torch.Tensor]:
+        """Mean score per group channel since the last reset, float64.
+
+        Raises:
+            RuntimeError: If nothing was accumulated.
+        """
+        if self.count == 0:
+            raise RuntimeError(
+                'TaylorSaliency.average: no gradients were accumulated '
+                'since the last pruning step (is the interval at least 1 '
+                'and does the model have trainable parameters in the '
+                'pruned groups?)')
+        return {k: s / self.count for k, s in self.sums.items()}
+
+    def reset(self) -> None:
+        """Start a new averaging window."""
+        for score in self.sums.values():
+            score.zero_()
+        self.count = 0
+
+    def state_dict(self) -> dict:
+        """Sums and count, for checkpoints."""
+        return dict(
+            sums={k: v.clone()
+                  for k, v in self.sums.items()}, count=self.count)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (same groups)."""
+        for key, value in state['sums'].items():
+            if key in self.sums:
+                self.sums[key].copy_(value)
+        self.count = int(state['count'])
+
+
+__all__ = ['TaylorSaliency', 'magnitude_saliency', 'taylor_scores']

@@ -1,0 +1,61 @@
+"""Small models shared by the pruning tests."""
+import torch
+from mmdet.models.backbones import ResNet
+from mmdet.models.necks import FPN
+from torch import nn
+
+from mmext.models.cls import ImageClassifier
+
+
+def resnet18_classifier(width: int = 16, num_classes: int = 5,
+                        seed: int = 0) -> ImageClassifier:
+    """An mmext classifier over a narrow mmdet ResNet-18, random BN stats."""
+    torch.manual_seed(seed)
+    model = ImageClassifier(
+        backbone=ResNet(depth=18, base_channels=width, out_indices=(3, )),
+        in_channels=8 * width,
+        num_classes=num_classes)
+    randomize_norms(model)
+    return model
+
+
+def randomize_norms(model: nn.Module) -> None:
+    """Non-trivial BN affine parameters and running statistics."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+
+
+class Detector(nn.Module):
+    """Backbone and FPN, the part of a detector HALP prunes."""
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.backbone = ResNet(depth=18, base_channels=width)
+        self.neck = FPN([width, 2 * width, 4 * width, 8 * width], 16, 5)
+
+
+def flops_latency(sig, cin: int, cout: int) -> float:
+    """A latency proportional to multiply-adds, plus a fixed overhead."""
+    cin, cout, groups = sig.active(cin, cout)
+    kh, kw = sig.kernel_size
+    oh, ow = sig.out_size
+    return 1e-6 * sig.batch * cin * cout * kh * kw * oh * ow / groups + 1e-3
+
+
+def synthetic_lut(signatures, batch: int, step: int, path: str = None):
+    """A LUT whose entries follow :func:`flops_latency` on the usual grid."""
+    from mmext.pruning.latency import LatencyLUT, latency_jobs
+    lut = LatencyLUT(meta=LatencyLUT.make_meta('cpu', batch))
+    for sig, cins, couts in latency_jobs(signatures.values(), step=step):
+        sig = sig.__class__(**{**sig.__dict__, 'batch': batch})
+        for cin in cins:
+            for cout in couts:
+                lut.add(sig.key(cin, cout), flops_latency(sig, cin, cout))
+    if path is not None:
+        lut.save(path)
+    return lut

@@ -1,0 +1,89 @@
+"""tools/pruning/*: the LUT builder on a config, and export of a pruned
+checkpoint to a slim model that tools/test.py evaluates to the same metric."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmext.pruning.latency import LatencyLUT
+from .test_halp_hook import REPO, data_root, halp_hook, tiny_cfg  # noqa
+
+
+def _tool(name):
+    path = osp.join(REPO, 'tools', 'pruning', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_latency_lut_covers_the_model_and_resumes(
+        data_root, tmp_path, monkeypatch):  # noqa: F811
+    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    out = str(tmp_path / 'lut.json')
+    tool = _tool('build_latency_lut')
+    argv = [cfg_path, '--batch', '2', '--out', out, '--max-points', '3',
+            '--warmup', '0', '--repeats', '1']
+    assert tool.main(argv) == 0
+    lut = LatencyLUT.load(out)
+    assert lut.meta['batch'] == 2
+    first = dict(lut.entries)
+    assert any(k.startswith('2_3_8_32_7_2_1') for k in first)  # the stem
+    # a second run resumes: nothing left to measure, nothing changes
+    calls = []
+    import mmext.pruning.timing as timing
+    monkeypatch.setattr(timing, 'measure_layer_latency',
+                        lambda *a, **k: calls.append(a) or 1.0)
+    assert tool.main(argv) == 0
+    assert calls == []
+    assert LatencyLUT.load(out).entries == first
+
+
+def test_export_writes_a_slim_model_with_the_same_metric(
+        data_root, tmp_path):  # noqa: F811
+    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=2)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metric = runner.val_loop.run()
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    out = str(tmp_path / 'export')
+    ckpt = osp.join(cfg.work_dir, 'epoch_2.pth')
+    tool = _tool('export_pruned')
+    assert tool.main([cfg_path, ckpt, '--out', out, '--repeats', '2']) == 0
+    report = json.load(open(osp.join(out, 'export.json')))
+    assert report['max_abs_diff'] <= 1e-5
+    assert report['params_slim'] < report['params_dense']
+    assert report['channels'] == {
+        k: int(v.sum()) for k, v in halp_hook(runner).keep.items()
+    }
+    slim_cfg = Config.fromfile(osp.join(out, 'cfg_pruned.py'))
+    assert slim_cfg.model.type == 'mmext.PrunedModel'
+    assert not slim_cfg.custom_hooks
+    slim_cfg.work_dir = str(tmp_path / 'slim_test')
+    slim_cfg.load_from = osp.join(out, 'pruned.pth')
+    tester = Runner.from_cfg(slim_cfg)
+    assert tester.test() == pytest.approx(metric)
+    state = torch.load(osp.join(out, 'pruned.pth'), weights_only=False)
+    tester.model.load_state_dict(state['state_dict'], strict=True)
+
+
+def test_export_refuses_a_checkpoint_without_pruning_record(
+        data_root, tmp_path):  # noqa: F811
+    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=1)
+    cfg.custom_hooks = []
+    Runner.from_cfg(cfg).train()
+    cfg_path = str(tmp_path / 'cfg.py')
+    tiny_cfg(data_root, str(tmp_path / 'run2')).dump(cfg_path)
+    with pytest.raises(SystemExit, match='no pruning record'):
+        _tool('export_pruned').main([
+            cfg_path, osp.join(cfg.work_dir, 'epoch_1.pth'), '--out',
+            str(tmp_path / 'out')
+        ])
+    assert not osp.exists(str(tmp_path / 'out'))
