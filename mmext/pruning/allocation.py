@@ -26,6 +26,7 @@ import torch
 from .graph import CONSUMER, PRODUCER, ChannelGroup
 from .knapsack import latency_knapsack
 from .latency import LatencyLUT, LayerSignature, predict_network_latency
+from .masks import width_masks
 
 Channels = Dict[str, Tuple[int, int]]
 
@@ -252,11 +253,9 @@ def smallest_latency(groups: List[ChannelGroup],
                      signatures: Mapping[str, LayerSignature],
                      lut: LatencyLUT, block_size: int) -> float:
     """Predicted latency with one block of channels left in every group."""
-    keep = {}
-    for group in groups:
-        mask = torch.zeros(group.num_channels, dtype=torch.bool)
-        mask[:min(block_size, group.num_channels)] = True
-        keep[group.key] = mask
+    keep = width_masks(
+        groups, {g.key: min(block_size, g.num_channels)
+                 for g in groups})
     return network_latency(groups, keep, signatures, lut)
 
 
@@ -298,12 +297,13 @@ def allocate_uniform(groups: List[ChannelGroup],
             middle = (low + high) / 2
             low, high = (middle, high) if latency(middle) <= target else (
                 low, middle)
-    new_keep = _masks_from_counts(groups, ranked, counts(low))
+    kept_counts = counts(low)
+    new_keep = _masks_from_counts(groups, ranked, kept_counts)
     if not met_target:
         warnings.warn(f'uniform pruning step: latency target {target:.4g} '
                       'ms is below one block per group; keeping one block')
     return Allocation(
         keep=new_keep,
-        blocks=[math.ceil(c / block_size) for c in counts(low)],
+        blocks=[math.ceil(c / block_size) for c in kept_counts],
         latency=network_latency(groups, new_keep, signatures, lut),
         met_target=met_target)

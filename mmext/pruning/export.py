@@ -16,14 +16,15 @@ recorded width by keeping its first channels, which is where
 :func:`slim_model` put the kept ones. A slim checkpoint loads into it with
 ``strict=True``.
 """
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
 from mmext.registry import MODELS
-from .graph import ChannelGroup, build_channel_groups, example_inputs, \
-    strip_wrapper_prefix, traceable
+from .graph import ChannelGroup, build_channel_groups, dependency_graph, \
+    example_inputs, strip_wrapper_prefix
+from .masks import check_group_keys, width_masks
 
 
 def _prune_group(graph, modules: Dict[str, nn.Module], group: ChannelGroup,
@@ -66,63 +67,37 @@ def slim_model(model: nn.Module,
         KeyError: If ``keep`` names a group the model does not have, or
             misses one it has.
     """
-    import torch_pruning as tp
+    return _slim(model, input_shape, scope, ignored_layers, lambda _: keep)
 
-    example = example_inputs(model, input_shape)
-    groups = build_channel_groups(model, example, scope, ignored_layers)
-    _check_keys([g.key for g in groups], keep)
-    was_training = model.training
-    model.eval()
-    try:
-        graph = tp.DependencyGraph().build_dependency(
-            traceable(model, scope), example_inputs=example, verbose=False)
-        modules = {
-            strip_wrapper_prefix(n): m
-            for n, m in graph.model.named_modules()
-        }
-        for group in groups:
-            dropped = ~keep[group.key].to(torch.bool)
-            if dropped.all():
-                raise ValueError(
-                    f'group {group.key!r} would lose all its channels; '
-                    'keep at least one')
-            _prune_group(graph, modules, group, dropped)
-    finally:
-        model.train(was_training)
+
+def _slim(model: nn.Module, input_shape: Sequence[int],
+          scope: Optional[Sequence[str]], ignored_layers: Sequence[str],
+          masks_for: Callable[[List[ChannelGroup]],
+                              Mapping[str, torch.Tensor]]) -> nn.Module:
+    """Trace once, ask ``masks_for(groups)`` which channels stay, cut."""
+    graph = dependency_graph(model, example_inputs(model, input_shape),
+                             scope)
+    groups = build_channel_groups(
+        model, None, scope, ignored_layers, graph=graph)
+    keep = masks_for(groups)
+    check_group_keys([g.key for g in groups], keep)
+    modules = {
+        strip_wrapper_prefix(n): m
+        for n, m in graph.model.named_modules()
+    }
+    for group in groups:
+        dropped = ~keep[group.key].to(torch.bool)
+        if dropped.all():
+            raise ValueError(
+                f'group {group.key!r} would lose all its channels; '
+                'keep at least one')
+        _prune_group(graph, modules, group, dropped)
     return model
-
-
-def _check_keys(expected: Sequence[str], given: Mapping) -> None:
-    missing = sorted(set(expected) - set(given))
-    unknown = sorted(set(given) - set(expected))
-    if missing or unknown:
-        raise KeyError(
-            'the pruning record does not match this model: groups missing '
-            f'from the record {missing}, groups the model does not have '
-            f'{unknown}; was it made with the same model config, scope and '
-            'ignored_layers?')
 
 
 def kept_widths(keep: Mapping[str, torch.Tensor]) -> Dict[str, int]:
     """Group key to number of kept channels, the slim architecture."""
     return {key: int(mask.sum()) for key, mask in keep.items()}
-
-
-def width_masks(groups: Sequence[ChannelGroup],
-                widths: Mapping[str, int]) -> Dict[str, torch.Tensor]:
-    """Masks that keep the first ``widths[key]`` channels of each group."""
-    _check_keys([g.key for g in groups], widths)
-    keep = {}
-    for group in groups:
-        width = int(widths[group.key])
-        if not 1 <= width <= group.num_channels:
-            raise ValueError(
-                f'channels[{group.key!r}]={width} is outside [1, '
-                f'{group.num_channels}]')
-        mask = torch.zeros(group.num_channels, dtype=torch.bool)
-        mask[:width] = True
-        keep[group.key] = mask
-    return keep
 
 
 @MODELS.register_module(name='PrunedModel')
@@ -149,8 +124,6 @@ def build_pruned_model(model: dict,
     Returns:
         nn.Module: The slim model (weights initialised, not trained).
     """
-    dense = MODELS.build(model)
-    example = example_inputs(dense, input_shape)
-    groups = build_channel_groups(dense, example, scope, ignored_layers)
-    return slim_model(dense, width_masks(groups, channels), input_shape,
-                      scope, ignored_layers)
+    return _slim(
+        MODELS.build(model), input_shape, scope, ignored_layers,
+        lambda groups: width_masks(groups, channels))

@@ -173,15 +173,43 @@ def _role(module: nn.Module, handler_name: str) -> Optional[str]:
     return None
 
 
+def dependency_graph(model: nn.Module,
+                     example_inputs: Inputs,
+                     scope: Optional[Sequence[str]] = None):
+    """Torch-Pruning's dependency graph of ``model``'s scope.
+
+    The model is traced in eval mode (BatchNorm running statistics are left
+    untouched) and restored to its previous mode. Module names in the graph
+    carry :func:`traceable`'s ``model.`` prefix.
+
+    Args:
+        model (nn.Module): The unwrapped model (not DDP).
+        example_inputs (Tensor | tuple[Tensor]): An input batch for the
+            scope, e.g. ``torch.randn(1, 3, 224, 224)``.
+        scope (Sequence[str], optional): See :func:`traceable`.
+
+    Returns:
+        torch_pruning.DependencyGraph: The traced graph.
+    """
+    import torch_pruning as tp  # optional dependency, imported on use
+
+    wrapper = traceable(model, scope)
+    was_training = model.training
+    model.eval()
+    try:
+        return tp.DependencyGraph().build_dependency(
+            wrapper, example_inputs=example_inputs, verbose=False)
+    finally:
+        model.train(was_training)
+
+
 def build_channel_groups(
         model: nn.Module,
         example_inputs: Inputs,
         scope: Optional[Sequence[str]] = None,
-        ignored_layers: Sequence[str] = ()) -> List[ChannelGroup]:
+        ignored_layers: Sequence[str] = (),
+        graph=None) -> List[ChannelGroup]:
     """Trace ``model`` and return its prunable channel groups.
-
-    The model is traced in eval mode (BatchNorm running statistics are left
-    untouched) and restored to its previous mode.
 
     Args:
         model (nn.Module): The unwrapped model (not DDP).
@@ -191,6 +219,9 @@ def build_channel_groups(
         ignored_layers (Sequence[str]): Module names whose output channels
             must not be pruned (e.g. ``('backbone.conv1',)`` to protect the
             stem as HALP does). Groups containing them are dropped.
+        graph (torch_pruning.DependencyGraph, optional): A graph of the same
+            model and scope from :func:`dependency_graph`, to trace only
+            once; None traces here.
 
     Returns:
         list[ChannelGroup]: Prunable groups in a deterministic order (the
@@ -199,21 +230,13 @@ def build_channel_groups(
     Raises:
         ValueError: If an ignored layer does not exist.
     """
-    import torch_pruning as tp  # optional dependency, imported on use
-
     names = set(name for name, _ in model.named_modules())
     unknown = [n for n in ignored_layers if n not in names]
     if unknown:
         raise ValueError(f'ignored_layers: no module named {unknown} in '
                          f'{type(model).__name__}')
-    wrapper = traceable(model, scope)
-    was_training = model.training
-    model.eval()
-    try:
-        graph = tp.DependencyGraph().build_dependency(
-            wrapper, example_inputs=example_inputs, verbose=False)
-    finally:
-        model.train(was_training)
+    if graph is None:
+        graph = dependency_graph(model, example_inputs, scope)
 
     output_modules = {
         node.module

@@ -18,7 +18,7 @@ channel's producing weights, summed over the coupled producers (Li et al.,
 "Pruning Filters for Efficient ConvNets", ICLR 2017), the usual global
 magnitude baseline.
 """
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -67,22 +67,19 @@ def taylor_scores(model: nn.Module,
     modules = dict(model.named_modules())
     scores = {}
     for group in groups:
-        members = group.norms or group.producers
         term = (_signed_norm_taylor
                 if group.norms else _signed_weight_taylor)
-        signed = None
-        for member in members:
-            part = term(modules, member)
-            if part is None:
-                continue
-            if signed is None:
-                signed = part.new_zeros(group.num_channels,
-                                        dtype=torch.float32)
-            signed.index_add_(0, member.group_index, part.float())
-        scores[group.key] = (
-            signed.abs() if signed is not None else torch.zeros(
-                group.num_channels))
+        signed = _group_sum(group, group.norms or group.producers,
+                            lambda member: term(modules, member))
+        scores[group.key] = signed.abs()
     return scores
+
+
+def _l1_norm(modules: Dict[str, nn.Module],
+             member: GroupMember) -> torch.Tensor:
+    """L1 norm of each output channel's weights, shape [M]."""
+    weight = modules[member.name].weight.detach()
+    return weight.abs().flatten(1).sum(1)[member.module_index]
 
 
 def magnitude_saliency(model: nn.Module,
@@ -97,18 +94,35 @@ def magnitude_saliency(model: nn.Module,
         dict[str, Tensor]: Group key to scores, shape [C], float32.
     """
     modules = dict(model.named_modules())
-    scores = {}
-    for group in groups:
-        score = None
-        for member in group.producers:
-            weight = modules[member.name].weight.detach()
-            part = weight.abs().flatten(1).sum(1)[member.module_index]
-            if score is None:
-                score = part.new_zeros(group.num_channels,
-                                       dtype=torch.float32)
-            score.index_add_(0, member.group_index, part.float())
-        scores[group.key] = score
-    return scores
+    return {
+        group.key: _group_sum(group, group.producers,
+                              lambda member: _l1_norm(modules, member))
+        for group in groups
+    }
+
+
+def _group_sum(group: ChannelGroup, members: List[GroupMember],
+               term: Callable[[GroupMember], Optional[torch.Tensor]]
+               ) -> torch.Tensor:
+    """Sum of per-member channel terms onto the group's channels.
+
+    Args:
+        group (ChannelGroup): The group.
+        members (list[GroupMember]): The members to sum over.
+        term (Callable): Member to its terms [M] (aligned with
+            ``member.module_index``), or None to skip the member.
+
+    Returns:
+        Tensor: Shape [C], float32; zeros where no member contributes.
+    """
+    total = torch.zeros(group.num_channels)
+    for member in members:
+        part = term(member)
+        if part is not None:
+            total = total.to(part.device)
+            total.index_add_(0, member.group_index.to(part.device),
+                             part.float())
+    return total
 
 
 class TaylorSaliency:

@@ -10,7 +10,7 @@ the masked network computes what the physically slimmed one computes
 those entries (momentum, Adam moments) and EMA copies of the model, which
 the reference leaves alone.
 """
-from typing import Dict, List, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -98,3 +98,33 @@ def kept_fraction(keep: Dict[str, torch.Tensor]) -> float:
     total = sum(int(k.numel()) for k in keep.values())
     kept = sum(int(k.sum()) for k in keep.values())
     return kept / max(total, 1)
+
+
+def check_group_keys(expected: Sequence[str], given: Mapping) -> None:
+    """Raise a KeyError listing groups missing from or unknown to a
+    per-group mapping (masks, widths) made for another model."""
+    missing = sorted(set(expected) - set(given))
+    unknown = sorted(set(given) - set(expected))
+    if missing or unknown:
+        raise KeyError(
+            'the pruning record does not match this model: groups missing '
+            f'from the record {missing}, groups the model does not have '
+            f'{unknown}; was it made with the same model config, scope and '
+            'ignored_layers?')
+
+
+def width_masks(groups: Sequence[ChannelGroup],
+                widths: Mapping[str, int]) -> Dict[str, torch.Tensor]:
+    """Masks that keep the first ``widths[key]`` channels of each group."""
+    check_group_keys([g.key for g in groups], widths)
+    keep = {}
+    for group in groups:
+        width = int(widths[group.key])
+        if not 1 <= width <= group.num_channels:
+            raise ValueError(
+                f'channels[{group.key!r}]={width} is outside [1, '
+                f'{group.num_channels}]')
+        mask = torch.zeros(group.num_channels, dtype=torch.bool)
+        mask[:width] = True
+        keep[group.key] = mask
+    return keep

@@ -148,6 +148,7 @@ class HALPHook(Hook):
 
         self.groups: Optional[List[ChannelGroup]] = None
         self.keep: Dict[str, torch.Tensor] = {}
+        self.kept_fraction = 1.0
         self.record: Optional[PruningRecord] = None
         self.saliency: Optional[TaylorSaliency] = None
         self.lut: Optional[LatencyLUT] = None
@@ -188,11 +189,16 @@ class HALPHook(Hook):
         self.record = PruningRecord(
             group_sizes={g.key: g.num_channels
                          for g in trainable})
-        self.keep = full_masks(trainable)
+        self._set_keep(full_masks(trainable))
         self.saliency = TaylorSaliency(trainable)
         runner.logger.info(
             f'HALPHook: {len(trainable)} prunable channel groups, '
             f'{sum(g.num_channels for g in trainable)} channels')
+
+    def _set_keep(self, keep: Dict[str, torch.Tensor]) -> None:
+        """Replace the masks (and the kept fraction derived from them)."""
+        self.keep = keep
+        self.kept_fraction = kept_fraction(keep)
 
     def before_run(self, runner) -> None:
         self._setup_groups(runner)
@@ -291,7 +297,7 @@ class HALPHook(Hook):
                                               self._current_saliency(),
                                               target, self.channel_group_size,
                                               self.signatures, self.lut)
-        self.keep = self._broadcast_masks(result.keep)
+        self._set_keep(self._broadcast_masks(result.keep))
         latency = network_latency(self.groups, self.keep, self.signatures,
                                   self.lut)
         self.record.steps.append(
@@ -308,12 +314,12 @@ class HALPHook(Hook):
             f'HALPHook: step {step}/{self.schedule.num_steps} at iteration '
             f'{runner.iter + 1}: target {target / dense:.3f}, predicted '
             f'latency {latency / dense:.3f} of dense, '
-            f'{kept_fraction(self.keep):.3f} of the channels kept')
+            f'{self.kept_fraction:.3f} of the channels kept')
         runner.visualizer.add_scalars(
             dict(
                 halp_latency_ratio=latency / dense,
                 halp_target_ratio=target / dense,
-                halp_channels_kept=kept_fraction(self.keep)),
+                halp_channels_kept=self.kept_fraction),
             step=runner.iter + 1)
 
     def _broadcast_masks(
@@ -352,7 +358,7 @@ class HALPHook(Hook):
         runner.message_hub.update_scalar(
             'train/halp_latency_ratio', latency / self.record.dense_latency)
         runner.message_hub.update_scalar('train/halp_channels_kept',
-                                         kept_fraction(self.keep))
+                                         self.kept_fraction)
 
     # checkpoints -----------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -370,7 +376,7 @@ class HALPHook(Hook):
         record = PruningRecord.from_dict(state)
         record.check_groups(self.record.group_sizes)
         self.record = record
-        self.keep = record.current_keep()
+        self._set_keep(record.current_keep())
         if record.saliency is not None:
             self.saliency.load_state_dict(record.saliency)
         apply_plan(zero_plan(self._model, self.groups, self.keep))
@@ -378,4 +384,4 @@ class HALPHook(Hook):
         if get_rank() == 0:
             runner.logger.info(
                 f'HALPHook: replayed {len(record.steps)} pruning steps; '
-                f'{kept_fraction(self.keep):.3f} of the channels kept')
+                f'{self.kept_fraction:.3f} of the channels kept')
