@@ -12,10 +12,18 @@ one small interface:
 - :mod:`.schedule`: when to prune and to which latency;
 - :mod:`.masks`: zeroing pruned channels while training;
 - :mod:`.record`: the pruning history kept in checkpoints;
-- :mod:`.export`: physical slimming and ``mmext.PrunedModel``.
+- :mod:`.export`: physical slimming and ``mmext.PrunedModel``;
+- :mod:`.slim_training`: slimming mid-training (optimiser state, EMA);
+- :mod:`.epi`: EPI's architecture similarity, indicator and trigger.
 
-The MMEngine side is :class:`mmext.engine.hooks.HALPHook`.
+The MMEngine side is :class:`mmext.engine.hooks.HALPHook` and
+:class:`mmext.engine.hooks.EPIHook` (Shen et al., "When to Prune?", CVPR
+2022).
 """
+from .epi import architecture_similarity, epi_score
 from .knapsack import knapsack_cost, knapsack_value, latency_knapsack
 
-__all__ = ['latency_knapsack', 'knapsack_value', 'knapsack_cost']
+__all__ = [
+    'latency_knapsack', 'knapsack_value', 'knapsack_cost',
+    'architecture_similarity', 'epi_score'
+]

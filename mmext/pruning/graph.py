@@ -152,8 +152,13 @@ def model_device(model: nn.Module) -> torch.device:
 
 def example_inputs(model: nn.Module,
                    input_shape: Sequence[int]) -> torch.Tensor:
-    """A random batch of one input (C, H, W) on the model's device."""
-    return torch.randn(1, *input_shape, device=model_device(model))
+    """A random batch of one input (C, H, W) on the model's device, in the
+    dtype of its first floating-point parameter."""
+    param = next((p for p in model.parameters() if p.is_floating_point()),
+                 None)
+    dtype = param.dtype if param is not None else torch.get_default_dtype()
+    return torch.randn(1, *input_shape, device=model_device(model),
+                       dtype=dtype)
 
 
 def strip_wrapper_prefix(name: str) -> str:

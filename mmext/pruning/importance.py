@@ -16,7 +16,12 @@ over the iterations between two pruning steps (:class:`TaylorSaliency`).
 The magnitude score (:func:`magnitude_saliency`) is the L1 norm of each
 channel's producing weights, summed over the coupled producers (Li et al.,
 "Pruning Filters for Efficient ConvNets", ICLR 2017), the usual global
-magnitude baseline.
+magnitude baseline. EPI's magnitude criterion (Shen et al., "When to
+Prune?", CVPR 2022; the score of the same group's MDP code) is instead the
+L2 norm of the channel's concatenated producing weights divided by the
+square root of their number, ``||W_c||_2 / sqrt(P_c)``
+(:func:`normalized_l2_saliency`), so that one global ranking compares
+layers of different fan-in fairly.
 """
 from typing import Callable, Dict, List, Optional
 
@@ -75,11 +80,31 @@ def taylor_scores(model: nn.Module,
     return scores
 
 
-def _l1_norm(modules: Dict[str, nn.Module],
-             member: GroupMember) -> torch.Tensor:
-    """L1 norm of each output channel's weights, shape [M]."""
-    weight = modules[member.name].weight.detach()
-    return weight.abs().flatten(1).sum(1)[member.module_index]
+def _producer_sums(
+        model: nn.Module, groups: List[ChannelGroup],
+        per_row: Callable[[torch.Tensor], torch.Tensor]
+) -> Dict[str, torch.Tensor]:
+    """Sum over each group's producers of a per-output-channel statistic.
+
+    Args:
+        model (nn.Module): The unwrapped model.
+        groups (list[ChannelGroup]): The prunable groups.
+        per_row (Callable): A producer's weights as rows [M, fan_in] to one
+            value per row [M].
+
+    Returns:
+        dict[str, Tensor]: Group key to sums, shape [C], float32.
+    """
+    modules = dict(model.named_modules())
+
+    def term(member: GroupMember) -> torch.Tensor:
+        rows = modules[member.name].weight.detach().flatten(1)
+        return per_row(rows)[member.module_index]
+
+    return {
+        group.key: _group_sum(group, group.producers, term)
+        for group in groups
+    }
 
 
 def magnitude_saliency(model: nn.Module,
@@ -93,11 +118,32 @@ def magnitude_saliency(model: nn.Module,
     Returns:
         dict[str, Tensor]: Group key to scores, shape [C], float32.
     """
-    modules = dict(model.named_modules())
+    return _producer_sums(model, groups, lambda rows: rows.abs().sum(1))
+
+
+def normalized_l2_saliency(
+        model: nn.Module,
+        groups: List[ChannelGroup]) -> Dict[str, torch.Tensor]:
+    """EPI's magnitude score ``||W_c||_2 / sqrt(P_c)`` per group channel.
+
+    ``W_c`` concatenates the weights producing channel ``c`` in every
+    coupled producer and ``P_c`` is their number.
+
+    Args:
+        model (nn.Module): The unwrapped model.
+        groups (list[ChannelGroup]): The prunable groups.
+
+    Returns:
+        dict[str, Tensor]: Group key to scores, shape [C], float32.
+    """
+    squares = _producer_sums(model, groups,
+                             lambda rows: rows.float().pow(2).sum(1))
+    counts = _producer_sums(
+        model, groups, lambda rows: torch.full(
+            (rows.shape[0], ), float(rows.shape[1]), device=rows.device))
     return {
-        group.key: _group_sum(group, group.producers,
-                              lambda member: _l1_norm(modules, member))
-        for group in groups
+        key: (squares[key] / counts[key].clamp(min=1)).sqrt()
+        for key in squares
     }
 
 
@@ -196,4 +242,7 @@ class TaylorSaliency:
         self.count = int(state['count'])
 
 
-__all__ = ['TaylorSaliency', 'magnitude_saliency', 'taylor_scores']
+__all__ = [
+    'TaylorSaliency', 'magnitude_saliency', 'normalized_l2_saliency',
+    'taylor_scores'
+]

@@ -1,5 +1,8 @@
-"""Small models shared by the pruning tests."""
+"""Small models and configs shared by the pruning tests."""
+import copy
+
 import torch
+from mmengine.config import Config
 from mmdet.models.backbones import ResNet
 from mmdet.models.necks import FPN
 from torch import nn
@@ -59,3 +62,28 @@ def synthetic_lut(signatures, batch: int, step: int, path: str = None):
     if path is not None:
         lut.save(path)
     return lut
+
+
+def tiny_shapes_cfg(config: str, data_root: str, work_dir: str,
+                    max_epochs: int) -> Config:
+    """A Shapes classifier config on the tiny preset: 8 iterations per
+    epoch of 8 crops, the deterministic test pipeline for training, a
+    quarter-width ResNet-18, no LR schedule, a checkpoint every epoch."""
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.load_from = None
+    cfg.model.backbone.base_channels = 8
+    cfg.model.in_channels = 64
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg[key]
+        loader.dataset.data_root = data_root
+        loader.batch_size = 8
+        loader.num_workers = 0
+        loader.persistent_workers = False
+    cfg.train_dataloader.dataset.pipeline = copy.deepcopy(
+        cfg.test_dataloader.dataset.pipeline)
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    return cfg

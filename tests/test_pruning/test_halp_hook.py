@@ -1,20 +1,18 @@
 """mmext.HALPHook through a real Runner: schedule, masks, checkpoint replay,
 resume, test-time replay, logging, bad input and DDP."""
-import copy
 import glob
 import os
 import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmext.datasets.shapes import generate_shapes
 from mmext.pruning.allocation import network_latency
 from mmext.pruning.signatures import scope_signatures
 from mmext.testing import run_distributed
-from ._models import synthetic_lut
+from ._models import synthetic_lut, tiny_shapes_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'halp',
@@ -41,23 +39,7 @@ def make_lut(cfg, path):
 def tiny_cfg(data_root, work_dir, max_epochs=3, **hook):
     """The Shapes HALP config on the tiny preset: 8 iterations per epoch,
     deterministic pipeline, a quarter-width ResNet-18."""
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = work_dir
-    cfg.load_from = None
-    cfg.model.backbone.base_channels = 8
-    cfg.model.in_channels = 64
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg[key]
-        loader.dataset.data_root = data_root
-        loader.batch_size = 8
-        loader.num_workers = 0
-        loader.persistent_workers = False
-    cfg.train_dataloader.dataset.pipeline = copy.deepcopy(
-        cfg.test_dataloader.dataset.pipeline)
-    cfg.train_cfg.max_epochs = max_epochs
-    cfg.param_scheduler = []
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
+    cfg = tiny_shapes_cfg(CONFIG, data_root, work_dir, max_epochs)
     cfg.custom_hooks = [
         dict(cfg.custom_hooks[0],
              input_shape=SHAPE, start=1, interval=3, num_steps=4,

@@ -1,4 +1,5 @@
-"""mmext.engine.hooks: training hooks (HALP pruning, ...)."""
+"""mmext.engine.hooks: training hooks (HALP and EPI pruning, ...)."""
+from .epi_hook import EPIHook
 from .halp_hook import HALPHook
 
-__all__ = ['HALPHook']
+__all__ = ['EPIHook', 'HALPHook']

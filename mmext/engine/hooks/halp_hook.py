@@ -26,44 +26,30 @@ runner:
 Latencies are those of the pruned scope (the whole model by default; the
 backbone and neck of a detector with ``scope=('backbone', 'neck')``).
 """
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmengine.dist import broadcast, get_rank
-from mmengine.hooks import EMAHook, Hook
-from mmengine.model import is_model_wrapper
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
 from torch import nn
 
 from mmext.pruning.allocation import allocate, allocate_uniform, \
     network_latency, smallest_latency
-from mmext.pruning.graph import ChannelGroup, build_channel_groups, \
-    example_inputs, model_device
+from mmext.pruning.graph import ChannelGroup
 from mmext.pruning.importance import TaylorSaliency, magnitude_saliency
-from mmext.pruning.latency import LatencyLUT, check_compatible
-from mmext.pruning.signatures import scope_signatures
+from mmext.pruning.latency import LatencyLUT
 from mmext.pruning.masks import apply_plan, full_masks, kept_fraction, \
     mask_optimizer_state, zero_plan
 from mmext.pruning.record import PruningRecord, PruningStep
 from mmext.pruning.schedule import PruningSchedule, \
     geometric_latency_targets
 from mmext.registry import HOOKS
+from .pruning_runtime import broadcast_masks, ema_models, \
+    load_latency_model, optimizers, prunable_groups, unwrap
 
 CHECKPOINT_KEY = 'pruning'
 IMPORTANCES = ('taylor', 'magnitude')
 ALLOCATIONS = {'knapsack': allocate, 'uniform': allocate_uniform}
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP (or other MMEngine) wrapper."""
-    return model.module if is_model_wrapper(model) else model
-
-
-def _optimizers(optim_wrapper) -> List[torch.optim.Optimizer]:
-    """The torch optimisers of an OptimWrapper or OptimWrapperDict."""
-    if hasattr(optim_wrapper, 'optim_wrappers'):
-        return [w.optimizer for w in optim_wrapper.optim_wrappers.values()]
-    return [optim_wrapper.optimizer]
 
 
 @HOOKS.register_module()
@@ -165,25 +151,9 @@ class HALPHook(Hook):
         if self.groups is not None:
             return
         model = unwrap(runner.model)
-        groups = build_channel_groups(model,
-                                      example_inputs(model, self.input_shape),
-                                      self.scope, self.ignored_layers)
-        modules = dict(model.named_modules())
-        trainable = [
-            g for g in groups if any(modules[m.name].weight.requires_grad
-                                     for m in g.producers)
-        ]
-        frozen = sorted(set(g.key for g in groups) -
-                        set(g.key for g in trainable))
-        if frozen:
-            runner.logger.info(f'HALPHook: frozen groups kept: {frozen}')
-        if not trainable:
-            raise ValueError(
-                f'HALPHook: nothing to prune in {type(model).__name__} '
-                f'(scope={self.scope}, ignored_layers={self.ignored_layers}): '
-                'no coupled channel group with trainable layers lies inside '
-                'the scope without reaching its outputs. Widen `scope` or '
-                'shorten `ignored_layers`.')
+        trainable = prunable_groups(model, self.input_shape, self.scope,
+                                    self.ignored_layers, 'HALPHook',
+                                    runner.logger)
         self.groups = trainable
         self._model = model
         self.record = PruningRecord(
@@ -191,9 +161,6 @@ class HALPHook(Hook):
                          for g in trainable})
         self._set_keep(full_masks(trainable))
         self.saliency = TaylorSaliency(trainable)
-        runner.logger.info(
-            f'HALPHook: {len(trainable)} prunable channel groups, '
-            f'{sum(g.num_channels for g in trainable)} channels')
 
     def _set_keep(self, keep: Dict[str, torch.Tensor]) -> None:
         """Replace the masks (and the kept fraction derived from them)."""
@@ -206,22 +173,9 @@ class HALPHook(Hook):
     def before_train(self, runner) -> None:
         """Load the LUT, fix the latency targets, check they are reachable."""
         self._setup_groups(runner)
-        model = unwrap(runner.model)
-        if not osp.isfile(self.lut_path):
-            raise FileNotFoundError(
-                f'HALPHook: latency table lut={self.lut_path!r} does not '
-                'exist; measure it on the deployment device with '
-                '`python tools/pruning/build_latency_lut.py CONFIG --batch '
-                f'N --out {self.lut_path}`')
-        self.lut = LatencyLUT.load(self.lut_path)
-        check_compatible(self.lut, model_device(model),
-                         self.latency_batch or self.lut.meta['batch'])
-        self.signatures = scope_signatures(
-            model,
-            self.scope,
-            example_inputs(model, self.input_shape),
-            int(self.lut.meta['batch']),
-            pools=self.lut.extended)
+        self.lut, self.signatures = load_latency_model(
+            unwrap(runner.model), self.lut_path, self.input_shape,
+            self.scope, self.latency_batch, 'HALPHook')
         if self.record.dense_latency is None:
             self.record.dense_latency = network_latency(
                 self.groups, full_masks(self.groups), self.signatures,
@@ -250,7 +204,7 @@ class HALPHook(Hook):
         if self.importance == 'taylor':
             self._handles = [
                 opt.register_step_pre_hook(self._on_optimizer_step)
-                for opt in _optimizers(runner.optim_wrapper)
+                for opt in optimizers(runner.optim_wrapper)
             ]
         self._refresh_plans(runner)
 
@@ -297,7 +251,7 @@ class HALPHook(Hook):
                                               self._current_saliency(),
                                               target, self.channel_group_size,
                                               self.signatures, self.lut)
-        self._set_keep(self._broadcast_masks(result.keep))
+        self._set_keep(broadcast_masks(self.groups, result.keep))
         latency = network_latency(self.groups, self.keep, self.signatures,
                                   self.lut)
         self.record.steps.append(
@@ -322,30 +276,16 @@ class HALPHook(Hook):
                 halp_channels_kept=self.kept_fraction),
             step=runner.iter + 1)
 
-    def _broadcast_masks(
-            self, keep: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """Rank 0's masks on every rank (decisions are made identically on
-        all ranks from the same averaged gradients; this makes it certain)."""
-        keys = [g.key for g in self.groups]
-        flat = torch.cat([keep[k] for k in keys]).to(torch.uint8)
-        broadcast(flat, src=0)
-        sizes = [g.num_channels for g in self.groups]
-        return {
-            k: part.bool()
-            for k, part in zip(keys, torch.split(flat.cpu(), sizes))
-        }
-
     def _refresh_plans(self, runner) -> None:
         """Which tensors to zero after each iteration (model, EMA)."""
         if all(bool(k.all()) for k in self.keep.values()):
             self._plans = []
             return
         self._plans = [(zero_plan(self._model, self.groups, self.keep),
-                        _optimizers(runner.optim_wrapper))]
-        for hook in runner.hooks:
-            if isinstance(hook, EMAHook) and hasattr(hook, 'ema_model'):
-                self._plans.append((zero_plan(hook.ema_model.module,
-                                              self.groups, self.keep), []))
+                        optimizers(runner.optim_wrapper))]
+        for averaged in ema_models(runner):
+            self._plans.append((zero_plan(averaged.module, self.groups,
+                                          self.keep), []))
         for plan, _ in self._plans:
             apply_plan(plan)
 
