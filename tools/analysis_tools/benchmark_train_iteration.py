@@ -26,6 +26,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmext.pruning.from_config import pruning_hook_index
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -40,11 +42,12 @@ def iteration_times(cfg: Config, slim: bool, workers: int, iters: int,
                     warmup: int, work_dir: str):
     """Mean (time, data_time) per iteration after ``warmup`` iterations."""
     cfg = copy.deepcopy(cfg)
-    hooks = [h for h in cfg.custom_hooks
-             if str(h.get('type', '')).endswith('EPIHook')]
-    if not hooks:
-        raise SystemExit(f'{cfg.filename} has no EPIHook in custom_hooks')
-    cfg.custom_hooks = ([dict(hooks[0], prune_epoch=0, plot=False)]
+    try:
+        index = pruning_hook_index(cfg, ('EPIHook', ))
+    except ValueError as error:
+        raise SystemExit(f'benchmark_train_iteration: {error}')
+    hook = cfg.custom_hooks[index]
+    cfg.custom_hooks = ([dict(hook, prune_epoch=0, plot=False)]
                         if slim else [])
     cfg.train_dataloader.num_workers = workers
     cfg.train_dataloader.persistent_workers = workers > 0

@@ -46,6 +46,7 @@ from mmengine.runner import Runner
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
+from mmext.pruning.from_config import pruning_hook_index  # noqa: E402
 from mmext.visualization.epi_plot import plot_oracle  # noqa: E402
 
 
@@ -80,12 +81,10 @@ def parse_args():
 
 def epi_hook_index(cfg: Config) -> int:
     """Position of the EPIHook in ``custom_hooks``, or a clear error."""
-    for i, hook in enumerate(cfg.get('custom_hooks') or []):
-        if str(hook.get('type', '')).split('.')[-1] == 'EPIHook':
-            return i
-    raise SystemExit(
-        f'epi_oracle: {cfg.filename} has no EPIHook in custom_hooks; use a '
-        'config from configs/epi/')
+    try:
+        return pruning_hook_index(cfg, ('EPIHook', ))
+    except ValueError as error:
+        raise SystemExit(f'epi_oracle: {error}')
 
 
 def run_configs(cfg: Config, args, work_dir: str) -> dict:

@@ -41,7 +41,8 @@ from mmext.pruning.slim_training import slim_in_training
 from mmext.registry import HOOKS
 from mmext.visualization.epi_plot import plot_epi_curve
 from .pruning_runtime import broadcast_masks, ema_models, \
-    load_latency_model, optimizers, prunable_groups, unwrap
+    hook_optimizer_steps, load_latency_model, optimizers, prunable_groups, \
+    remove_hooks, unwrap
 
 CHECKPOINT_KEY = 'pruning'
 #: the notes' thresholds for ResNet-50 (unverified, see pruning.md 1.2)
@@ -234,10 +235,8 @@ class EPIHook(Hook):
                       else max(runner.max_epochs // 2, 1))
             self._forced_iteration = latest * self._iters_per_epoch
         if self.criterion == 'taylor':
-            self._handles = [
-                opt.register_step_pre_hook(self._on_optimizer_step)
-                for opt in optimizers(runner.optim_wrapper)
-            ]
+            self._handles = hook_optimizer_steps(runner.optim_wrapper,
+                                                 self._on_optimizer_step)
         if self._forced_iteration <= runner.iter:
             self._prune(runner, self._dominant_subnetwork(),
                         self._forced_reason, runner.iter)
@@ -247,12 +246,7 @@ class EPIHook(Hook):
         return 'fixed' if self.prune_epoch is not None else 'fallback'
 
     def after_train(self, runner) -> None:
-        self._remove_handles()
-
-    def _remove_handles(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        remove_hooks(self._handles)
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         """Optimizer step pre-hook: gradients are final and unscaled."""
@@ -356,7 +350,7 @@ class EPIHook(Hook):
         dense_params = sum(p.numel() for p in self._model.parameters())
         self._slim(runner, keep)
         params = sum(p.numel() for p in self._model.parameters())
-        self._remove_handles()
+        remove_hooks(self._handles)
         ratio = ('' if self.lut is None else ', predicted latency '
                  f'{latency / self.record.dense_latency:.3f} of dense')
         runner.logger.info(

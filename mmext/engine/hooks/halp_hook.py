@@ -45,7 +45,8 @@ from mmext.pruning.schedule import PruningSchedule, \
     geometric_latency_targets
 from mmext.registry import HOOKS
 from .pruning_runtime import broadcast_masks, ema_models, \
-    load_latency_model, optimizers, prunable_groups, unwrap
+    hook_optimizer_steps, load_latency_model, optimizers, prunable_groups, \
+    remove_hooks, unwrap
 
 CHECKPOINT_KEY = 'pruning'
 IMPORTANCES = ('taylor', 'magnitude')
@@ -202,16 +203,12 @@ class HALPHook(Hook):
             f'{self.schedule.interval} iterations from iteration '
             f'{self.schedule.start} to {self.target_ratio:.3f} of it')
         if self.importance == 'taylor':
-            self._handles = [
-                opt.register_step_pre_hook(self._on_optimizer_step)
-                for opt in optimizers(runner.optim_wrapper)
-            ]
+            self._handles = hook_optimizer_steps(runner.optim_wrapper,
+                                                 self._on_optimizer_step)
         self._refresh_plans(runner)
 
     def after_train(self, runner) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        remove_hooks(self._handles)
 
     # saliency -------------------------------------------------------------
     def before_train_iter(self, runner, batch_idx: int,

@@ -2,6 +2,8 @@
 
 - :func:`unwrap` and :func:`optimizers`: the model and torch optimisers
   behind DDP wrappers and optim-wrapper dicts;
+- :func:`hook_optimizer_steps` and :func:`remove_hooks`: a callback before
+  every optimiser step (where saliency reads final, unscaled gradients);
 - :func:`broadcast_masks`: rank 0's channel masks on every rank;
 - :func:`prunable_groups`: the traced groups with trainable producers, or a
   clear error when there are none;
@@ -9,7 +11,7 @@
   and the model's timed layers.
 """
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.dist import broadcast
@@ -34,6 +36,23 @@ def optimizers(optim_wrapper) -> List[torch.optim.Optimizer]:
     if hasattr(optim_wrapper, 'optim_wrappers'):
         return [w.optimizer for w in optim_wrapper.optim_wrappers.values()]
     return [optim_wrapper.optimizer]
+
+
+def hook_optimizer_steps(optim_wrapper, callback: Callable) -> list:
+    """Register ``callback(optimizer, args, kwargs)`` as a step pre-hook
+    of every torch optimiser of ``optim_wrapper``; returns the handles."""
+    return [
+        optimizer.register_step_pre_hook(callback)
+        for optimizer in optimizers(optim_wrapper)
+    ]
+
+
+def remove_hooks(handles: list) -> None:
+    """Remove the hooks of :func:`hook_optimizer_steps` (empties the
+    list)."""
+    for handle in handles:
+        handle.remove()
+    handles.clear()
 
 
 def ema_models(runner) -> List[nn.Module]:
