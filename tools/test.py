@@ -36,7 +36,8 @@ from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
                              export_local_rank, load_cfg)
-from mmext.utils.cpu_dist import setup_cpu_distributed
+from mmext.utils.cpu_dist import (close_distributed,
+                                  setup_cpu_distributed)
 from mmext.utils.data_check import check_dataset_paths
 
 
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
     if args.out is not None and args.out.endswith(('.pkl', '.pickle')):
         add_dump_metric(runner, args.out, cfg.get('default_scope', None))
     runner.test()
+    close_distributed()
     return 0
 
 

@@ -25,7 +25,8 @@ from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
                              export_local_rank, load_cfg)
-from mmext.utils.cpu_dist import accelerator_available, setup_cpu_distributed
+from mmext.utils.cpu_dist import (accelerator_available,
+                                  close_distributed, setup_cpu_distributed)
 from mmext.utils.data_check import check_dataset_paths
 
 
@@ -148,6 +149,7 @@ def main(argv=None) -> int:
         return 1
     runner = build_runner(cfg)
     runner.train()
+    close_distributed()
     return 0
 
 

@@ -130,3 +130,18 @@ def setup_cpu_distributed(cfg: MutableMapping) -> bool:
         cfg.get('model_wrapper_cfg', None),
         find_unused_parameters=cfg.get('find_unused_parameters', False))
     return True
+
+
+def close_distributed() -> None:
+    """Destroy the default process group, if one was initialised.
+
+    ``torch.distributed`` asks programs to call ``destroy_process_group``
+    before they exit; left to the interpreter's shutdown, gloo's threads are
+    sometimes torn down in the wrong order and the process aborts with
+    ``terminate called without an active exception`` after a run that
+    finished. The barrier first makes sure no rank is still communicating.
+    """
+    if not torch_dist.is_available() or not torch_dist.is_initialized():
+        return
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmext.testing import find_free_port
 from mmext.testing.toy import get_toy_cfg
 from mmext.utils.cpu_dist import (accelerator_available,
-                                  cpu_model_wrapper_cfg,
+                                  close_distributed, cpu_model_wrapper_cfg,
                                   setup_cpu_distributed)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -60,6 +60,9 @@ def test_setup_cpu_distributed(monkeypatch):
     try:
         assert setup_cpu_distributed(cfg) is True
         assert dist.is_initialized() and dist.get_backend() == 'gloo'
+        close_distributed()
+        assert not dist.is_initialized()
+        close_distributed()  # a second call (or no group) is a no-op
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
