@@ -5,7 +5,6 @@ points), written into a config file in ``tmp_path``; the training and testing
 commands run as subprocesses, the way users run them. Error paths run
 in-process through the tools' ``main(argv)``.
 """
-import importlib.util
 import os
 import os.path as osp
 import pickle
@@ -16,10 +15,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmext.testing.tools import load_tool as _load_tool
 from mmext.testing.toy import get_toy_cfg, write_toy_annotations
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools')
 
 
 @pytest.fixture(autouse=True)
@@ -28,14 +27,6 @@ def _restore_local_rank(monkeypatch):
     monkeypatch.setenv('LOCAL_RANK', os.environ.get('LOCAL_RANK', '0'))
 
 
-def _load_tool(relpath: str):
-    """Import a tools/ script as a module (they are not a package)."""
-    name = 'mmext_tool_' + relpath.replace('/', '_').replace('.py', '')
-    spec = importlib.util.spec_from_file_location(name,
-                                                  osp.join(TOOLS, relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_config(tmp_path, data_root, **overrides) -> str:

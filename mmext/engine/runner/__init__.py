@@ -1,1 +1,4 @@
-"""mmext.engine.runner: components are added by their issues."""
+"""mmext.engine.runner: loops registered in the ``mmext`` scope."""
+from .gradinversion_loop import GradInversionLoop
+
+__all__ = ['GradInversionLoop']

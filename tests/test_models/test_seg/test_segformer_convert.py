@@ -1,5 +1,4 @@
 """segformer2mmext: NVlabs and mmseg layouts to mmext's, via the CLI."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -9,6 +8,7 @@ from torch import nn
 
 from mmext.models.seg import MiT
 from mmext.models.seg.segformer_convert import convert_segformer
+from mmext.testing.tools import load_tool as load_tool_module
 
 pytest.importorskip('mmseg')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
@@ -19,10 +19,7 @@ DIMS, DEPTHS, SR = (16, 32, 48, 64), (1, 2, 1, 1), (8, 4, 2, 1)
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('segformer2mmext', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool_module('model_converters/segformer2mmext.py')
 
 
 def official_encoder_state(with_classifier: bool = True) -> dict:

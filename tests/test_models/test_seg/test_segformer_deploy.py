@@ -10,7 +10,6 @@ reproduced by the ONNX graph plus the pre-processing recorded in the graph's
 metadata.
 """
 import copy
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -36,6 +35,7 @@ from mmext.deployment.onnx_seg import (SegmentorLogits,  # noqa: E402
                                        export_onnx, ort_session,
                                        preprocess_metadata,
                                        verification_shapes, verify_onnx)
+from mmext.testing.tools import load_tool  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -47,11 +47,7 @@ ATOL = 1e-3
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('mmext_tool_pytorch2onnx',
-                                                  TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('deployment/pytorch2onnx_seg.py')
 
 
 @pytest.fixture(scope='module')

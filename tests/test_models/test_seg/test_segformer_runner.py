@@ -12,7 +12,6 @@ with ``launcher='pytorch'`` in two gloo processes
 (:func:`mmext.testing.run_distributed`).
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -25,6 +24,7 @@ from mmengine.hooks import Hook  # noqa: E402
 
 from mmext.datasets.shapes import generate_shapes  # noqa: E402
 from mmext.testing import run_distributed  # noqa: E402
+from mmext.testing.tools import load_tool as _load_tool  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -78,14 +78,6 @@ def as_cli(opts: dict) -> list:
     ]
 
 
-def _load_tool(relpath: str):
-    """Import a tools/ script as a module (they are not a package)."""
-    name = 'mmext_tool_' + relpath.replace('/', '_').replace('.py', '')
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run_dir(work_dir: str) -> str:

@@ -1,0 +1,247 @@
+"""GradInversion's optimisation in plain PyTorch (Yin, Mallya, Vahdat,
+Alvarez, Kautz, Molchanov, "See through Gradients: Image Batch Recovery via
+GradInversion", CVPR 2021, arXiv 2104.07586).
+
+``|G|`` candidate batches (seeds) start from N(0, 1) noise and are
+optimised with Adam (warm-up, cosine decay) on::
+
+    a_G sum_l ||g_l(x) - dW_l||_2 + a_BN R_BN(x) + a_tv R_TV(x)
+        + a_l2 ||x||_2 + a_group ||x - E(x_G)||_2
+
+plus Langevin-style noise after each step (``x += lr(t) a_n eta``) and a
+clamp to the valid normalised image range. The group consensus ``E`` is
+the mean of the seeds after registering each to their pixel mean
+(:mod:`.registration`: phase-correlation translations where the paper uses
+RANSAC-Flow; ``registration='none'`` is the paper's "lazy" mean), refreshed
+every ``group_every`` iterations from ``group_start`` on. Defaults are the
+paper's weights (``research/inversion_mvs.md`` 1.3); the iteration count
+follows breaching's reimplementation (20k, unverified).
+"""
+import math
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from torch import nn
+
+from .gradients import batch_gradients, classifier_logits
+from .objective import BNStatisticsPrior, cosine_gradient_distance, \
+    gradient_matching_loss, l2_prior, total_variation_prior, \
+    warmup_cosine_lr
+from .registration import group_consensus
+
+
+GRADIENT_DISTANCES = ('l2', 'cosine')
+
+
+@dataclass
+class InversionSettings:
+    """Weights and schedule; the defaults are the paper's.
+
+    ``grad_distance`` is ``'l2'`` (the paper: per-layer L2 norms, summed)
+    or ``'cosine'`` (:func:`cosine_gradient_distance`).
+    """
+    iterations: int = 20000
+    lr: float = 0.1
+    warmup: int = 50
+    grad_weight: float = 1e-3
+    grad_distance: str = 'l2'
+    bn_weight: float = 0.1
+    tv_weight: float = 1e-4
+    l2_weight: float = 1e-6
+    group_weight: float = 0.01
+    noise: float = 0.2
+    num_seeds: int = 8
+    group_start: int = 5000
+    group_every: int = 100
+    first_bn_multiplier: float = 10.0
+    registration: str = 'translation'
+
+
+class GradInversion:
+    """Recover a batch of images from its averaged gradients.
+
+    Args:
+        model (nn.Module): The attacked classifier, in eval mode.
+        target_gradients (Sequence[Tensor]): The observed gradients, one
+            per trainable parameter (:func:`batch_gradients` order).
+        labels (LongTensor): The batch's labels [N] (recovered with
+            :func:`mmext.inversion.recover_labels`, or known).
+        image_shape (Sequence[int]): (C, H, W).
+        lower (Tensor): Smallest valid normalised value per channel [C].
+        upper (Tensor): Largest valid normalised value per channel [C].
+        settings (InversionSettings): Weights and schedule.
+        seed (int): Seed of the initial images and of the noise.
+    """
+
+    def __init__(self,
+                 model: nn.Module,
+                 target_gradients: Sequence[torch.Tensor],
+                 labels: torch.Tensor,
+                 image_shape: Sequence[int],
+                 lower: torch.Tensor,
+                 upper: torch.Tensor,
+                 settings: Optional[InversionSettings] = None,
+                 seed: int = 0) -> None:
+        self.model = model
+        self.settings = settings or InversionSettings()
+        check_settings(self.settings)
+        self.targets = [g.detach() for g in target_gradients]
+        self.labels = labels
+        device = self.targets[0].device
+        shape = (self.settings.num_seeds, len(labels), *image_shape)
+        self.lower = lower.to(device).view(1, 1, -1, 1, 1)
+        self.upper = upper.to(device).view(1, 1, -1, 1, 1)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.images = torch.randn(
+            shape, generator=self.generator,
+            device=device).clamp_(self.lower, self.upper).requires_grad_(True)
+        self.optimizer = torch.optim.Adam([self.images],
+                                          lr=self.settings.lr,
+                                          betas=(0.9, 0.999))
+        self.bn_prior = (
+            BNStatisticsPrior(model, self.settings.first_bn_multiplier)
+            if self.settings.bn_weight else None)
+        self.consensus: Optional[torch.Tensor] = None
+        self.iteration = 0
+        self.best_loss = math.inf
+        self.best_images = self.images.detach().clone()
+
+    def _seed_objective(self, g: int) -> Dict[str, torch.Tensor]:
+        s = self.settings
+        x = self.images[g]
+        parts = {}
+        # One forward feeds both the BN prior (hooks) and, when the gradient
+        # term is on, the candidate's gradients (create_graph for d/dx).
+        with self.bn_prior if self.bn_prior is not None else nullcontext():
+            if s.grad_weight:
+                grads = batch_gradients(self.model, x, self.labels,
+                                        create_graph=True)
+            else:
+                classifier_logits(self.model, x)
+        if self.bn_prior is not None:
+            parts['bn'] = s.bn_weight * self.bn_prior.loss
+        if s.grad_weight:
+            distance = (
+                gradient_matching_loss if s.grad_distance == 'l2' else
+                cosine_gradient_distance)
+            parts['gradient'] = s.grad_weight * distance(
+                grads, self.targets)
+        parts['tv'] = s.tv_weight * total_variation_prior(x)
+        parts['l2'] = s.l2_weight * l2_prior(x)
+        if self.consensus is not None and s.group_weight:
+            parts['group'] = s.group_weight * (x - self.consensus).norm()
+        return parts
+
+    def step(self) -> Dict[str, float]:
+        """One Adam step on every seed; the losses summed over seeds.
+
+        Raises:
+            FloatingPointError: If the objective is not finite; the best
+                images so far stay in :attr:`best_images`.
+        """
+        s = self.settings
+        if (self.iteration >= s.group_start and s.num_seeds > 1
+                and (self.iteration - s.group_start) % s.group_every == 0):
+            self.consensus = group_consensus(self.images.detach(),
+                                             s.registration)
+        lr = warmup_cosine_lr(self.iteration, s.iterations, s.warmup, s.lr)
+        for group in self.optimizer.param_groups:
+            group['lr'] = lr
+        self.optimizer.zero_grad()
+        totals: Dict[str, float] = {}
+        total = 0.0
+        for g in range(s.num_seeds):
+            parts = self._seed_objective(g)
+            loss = sum(parts.values())
+            if not torch.isfinite(loss):
+                terms = {k: float(v.detach()) for k, v in parts.items()}
+                raise FloatingPointError(
+                    f'GradInversion: the objective is {loss.item()} at '
+                    f'iteration {self.iteration} (seed {g}, terms {terms}); '
+                    'lower lr or the term weights. The best images so far '
+                    'are kept in best_images.')
+            loss.backward()
+            total += float(loss.detach())
+            for key, value in parts.items():
+                totals[key] = totals.get(key, 0.0) + float(value.detach())
+        if total < self.best_loss:
+            self.best_loss = total
+            self.best_images = self.images.detach().clone()
+        self.optimizer.step()
+        with torch.no_grad():
+            if s.noise:
+                self.images.add_(lr * s.noise * torch.randn(
+                    self.images.shape, generator=self.generator,
+                    device=self.images.device))
+            self.images.clamp_(self.lower, self.upper)
+        self.iteration += 1
+        totals['total'] = total
+        totals['lr'] = lr
+        return totals
+
+    def result(self) -> torch.Tensor:
+        """The reconstruction [N, C, H, W]: the seeds' consensus
+        (:func:`group_consensus` with the configured registration)."""
+        return group_consensus(self.images.detach(),
+                               self.settings.registration)
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly (images, Adam, RNG)."""
+        return dict(
+            settings=asdict(self.settings),
+            images=self.images.detach().clone(),
+            optimizer=self.optimizer.state_dict(),
+            generator=self.generator.get_state(),
+            consensus=self.consensus,
+            iteration=self.iteration,
+            best_loss=self.best_loss,
+            best_images=self.best_images)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` output (same settings and batch)."""
+        if state['images'].shape != self.images.shape:
+            raise ValueError(
+                'GradInversion.load_state_dict: the saved images have shape '
+                f'{tuple(state["images"].shape)}, this attack '
+                f'{tuple(self.images.shape)}; resume with the same batch, '
+                'image size and num_seeds')
+        with torch.no_grad():
+            self.images.copy_(state['images'])
+        self.optimizer.load_state_dict(state['optimizer'])
+        self.generator.set_state(state['generator'])
+        self.consensus = state['consensus']
+        self.iteration = int(state['iteration'])
+        self.best_loss = float(state['best_loss'])
+        self.best_images = state['best_images']
+
+
+def check_settings(settings: InversionSettings) -> None:
+    """Raise a ValueError naming the field of a bad setting."""
+    from .registration import REGISTRATIONS
+    if settings.grad_distance not in GRADIENT_DISTANCES:
+        raise ValueError(f'attack.grad_distance must be one of '
+                         f'{GRADIENT_DISTANCES}, got '
+                         f'{settings.grad_distance!r}')
+    if settings.registration not in REGISTRATIONS:
+        raise ValueError(f'attack.registration must be one of '
+                         f'{REGISTRATIONS}, got {settings.registration!r}')
+    for name in ('iterations', 'num_seeds', 'group_every'):
+        if getattr(settings, name) < 1:
+            raise ValueError(f'attack.{name} must be >= 1, got '
+                             f'{getattr(settings, name)}')
+    for name in ('lr', 'grad_weight', 'bn_weight', 'tv_weight', 'l2_weight',
+                 'group_weight', 'noise'):
+        if getattr(settings, name) < 0:
+            raise ValueError(f'attack.{name} must be >= 0, got '
+                             f'{getattr(settings, name)}')
+
+
+def valid_range(mean: Sequence[float],
+                std: Sequence[float]) -> List[torch.Tensor]:
+    """Normalised bounds of [0, 1] images: ``(0 - mean) / std`` and
+    ``(1 - mean) / std`` per channel, for ``mean``/``std`` in [0, 1]."""
+    mean_t = torch.tensor(mean, dtype=torch.float32)
+    std_t = torch.tensor(std, dtype=torch.float32)
+    return [(0 - mean_t) / std_t, (1 - mean_t) / std_t]

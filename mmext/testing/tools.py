@@ -1,0 +1,16 @@
+"""Import a script under ``tools/`` (they are not a package) in tests."""
+import importlib.util
+import os.path as osp
+from types import ModuleType
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_tool(relpath: str) -> ModuleType:
+    """``tools/<relpath>`` as a module, e.g. ``load_tool('invert.py')``."""
+    name = 'mmext_tool_' + relpath.replace('/', '_').replace('.py', '')
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'tools', relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
