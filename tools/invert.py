@@ -21,11 +21,9 @@ import argparse
 import sys
 
 import mmext  # noqa: F401  (checkpoint globals, registries)
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             export_local_rank, load_cfg)
+                             build_runner, export_local_rank, load_cfg)
 from mmext.utils.cpu_dist import close_distributed, setup_cpu_distributed
 from mmext.utils.data_check import check_dataset_paths
 
@@ -95,8 +93,7 @@ def main(argv=None) -> int:
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.test()
     close_distributed()
     return 0

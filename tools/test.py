@@ -31,11 +31,10 @@ import warnings
 
 import mmext  # noqa: F401  (checkpoint globals, registries)
 from mmengine.config import Config, ConfigDict
-from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             export_local_rank, load_cfg)
+                             build_runner, export_local_rank, load_cfg)
 from mmext.utils.cpu_dist import (close_distributed,
                                   setup_cpu_distributed)
 from mmext.utils.data_check import check_dataset_paths
@@ -205,10 +204,7 @@ def main(argv=None) -> int:
         print(f'error: {exc}', file=sys.stderr)
         return 1
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
 
     if args.out is not None and args.out.endswith(('.pkl', '.pickle')):
         add_dump_metric(runner, args.out, cfg.get('default_scope', None))

@@ -20,11 +20,9 @@ import sys
 import mmext  # noqa: F401  (checkpoint globals for --resume, registries)
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             export_local_rank, load_cfg)
+                             build_runner, export_local_rank, load_cfg)
 from mmext.utils.cpu_dist import (accelerator_available,
                                   close_distributed, setup_cpu_distributed)
 from mmext.utils.data_check import check_dataset_paths
@@ -127,14 +125,6 @@ def enable_amp(cfg: Config) -> None:
                 f'is `OptimWrapper` but got {optim_wrapper}.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
-
-
-def build_runner(cfg: Config) -> Runner:
-    """Build ``RUNNERS.build(cfg)`` if ``runner_type`` is set, else
-    ``Runner.from_cfg(cfg)``."""
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
 
 
 def main(argv=None) -> int:

@@ -57,3 +57,13 @@ def load_cfg(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config):
+    """``RUNNERS.build(cfg)`` if ``cfg.runner_type`` is set, else
+    ``Runner.from_cfg(cfg)`` (what OpenMMLab's tools do)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

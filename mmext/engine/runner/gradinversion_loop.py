@@ -212,7 +212,6 @@ class GradInversionLoop(BaseLoop):
                                       self.num_batches, self.sampling,
                                       self.seed)
         self._used = {i for batch in batches for i in batch}
-        self._num_labels = len(labels)
         return [
             dict(batch=b, indices=indices)
             for b, indices in enumerate(batches) if b % world_size == rank
@@ -414,7 +413,7 @@ class GradInversionLoop(BaseLoop):
         rank, world_size = get_dist_info()
         generator = torch.Generator().manual_seed(self.seed + 1)
         free = [
-            i for i in torch.randperm(self._num_labels,
+            i for i in torch.randperm(len(self.dataloader.dataset),
                                       generator=generator).tolist()
             if i not in self._used
         ][:self.pool_size]
