@@ -78,31 +78,39 @@ def epi_score(history: Sequence[Architecture], window: int) -> float:
         for j in range(1, window + 1)) / window
 
 
-def should_prune(scores: Sequence[float], tau: float, patience: int) -> bool:
+def should_prune(scores: Sequence[float],
+                 tau: float,
+                 patience: int,
+                 strict: bool = False) -> bool:
     """EPI's trigger on the newest score.
 
-    The notes state the second condition strictly (``EPI_t > EPI_{t-j}``).
-    mmext uses ``>=``: once the dominant architecture stops changing at all,
-    EPI saturates at exactly 1.0 and a strict test would never fire on the
-    very plateau the method looks for.
+    The notes state the second condition strictly (``EPI_t > EPI_{t-j}``),
+    which ``strict=True`` gives. By default mmext uses ``>=``: once the
+    dominant architecture stops changing at all, EPI saturates at exactly
+    1.0 and a strict test would never fire on the very plateau the method
+    looks for.
 
     Args:
         scores (Sequence[float]): EPI values, oldest first.
         tau (float): Threshold (0.983 magnitude / 0.944 Taylor in the
             notes, for ResNet-50; unverified).
-        patience (int): The newest score must be at least each of this many
-            previous scores.
+        patience (int): The newest score must be at least (``strict``:
+            above) each of this many previous scores.
+        strict (bool): Require ``>`` against the previous scores (the
+            notes' wording) instead of ``>=``. Defaults to False.
 
     Returns:
         bool: True when ``scores[-1] >= tau`` and ``scores[-1] >=
-        scores[-1 - j]`` for ``j = 1..patience`` (False while fewer than
-        ``patience + 1`` scores exist).
+        scores[-1 - j]`` (``>`` if ``strict``) for ``j = 1..patience``
+        (False while fewer than ``patience + 1`` scores exist).
     """
     if len(scores) < patience + 1:
         return False
     newest = scores[-1]
-    return newest >= tau and all(newest >= scores[-1 - j]
-                                 for j in range(1, patience + 1))
+    previous = scores[-1 - patience:-1]
+    rises = all(newest > p for p in previous) if strict else \
+        all(newest >= p for p in previous)
+    return newest >= tau and rises
 
 
 def global_ratio_masks(groups: List[ChannelGroup],

@@ -10,11 +10,12 @@ latency knapsack at a latency budget), records its architecture (kept
 channels per coupled group) and computes the Early Pruning Indicator, the
 mean similarity of that architecture to the ``window`` before it
 (:mod:`mmext.pruning.epi`). Pruning fires at the first point whose EPI is at
-least ``tau`` and above each of its previous ``patience`` values, or at
-``latest_epoch`` at the latest. Then the model is cut to the dominant
-sub-network *physically* (:mod:`mmext.pruning.slim_training`): the optimiser
-state and EMA copies are sliced, the DDP wrapper is rebuilt, and the
-remaining epochs run on the smaller network.
+least ``tau`` and not below (``strict_rise``: above) each of its previous
+``patience`` values, or at ``latest_epoch`` at the latest. Then the model
+is cut to the dominant sub-network *physically*
+(:mod:`mmext.pruning.slim_training`): the optimiser state and EMA copies
+are sliced, the DDP wrapper is rebuilt, and the remaining epochs run on the
+smaller network.
 
 The EPI history and the pruning go into ``checkpoint['pruning']``; loading
 such a checkpoint (resume, ``tools/test.py``) slims the freshly built model
@@ -71,8 +72,11 @@ class EPIHook(Hook):
             ``'magnitude'``.
         window (int): r, the previous architectures EPI compares with.
             Defaults to 5.
-        patience (int): The EPI must exceed this many previous values.
-            Defaults to 5.
+        patience (int): The EPI must be at least (``strict_rise``: above)
+            this many previous values. Defaults to 5.
+        strict_rise (bool): Compare with the previous values by ``>`` (the
+            notes' wording), which never fires once EPI saturates at 1.0,
+            instead of ``>=``. Defaults to False.
         tau (float, optional): Threshold; None takes the notes' ResNet-50
             value for the criterion (0.983 magnitude, 0.944 Taylor).
         by_epoch (bool): Track every ``interval`` epochs (True) or every
@@ -104,6 +108,7 @@ class EPIHook(Hook):
                  criterion: str = 'magnitude',
                  window: int = 5,
                  patience: int = 5,
+                 strict_rise: bool = False,
                  tau: Optional[float] = None,
                  by_epoch: bool = True,
                  interval: int = 1,
@@ -154,6 +159,7 @@ class EPIHook(Hook):
         self.criterion = criterion
         self.window = window
         self.patience = patience
+        self.strict_rise = strict_rise
         self.tau = float(DEFAULT_TAU[criterion] if tau is None else tau)
         self.by_epoch = by_epoch
         self.interval = interval
@@ -314,7 +320,8 @@ class EPIHook(Hook):
             dict(epi=score, epi_tau=self.tau), step=iteration)
         if self.plot and get_rank() == 0:
             self._plot(runner)
-        return should_prune(self.scores(), self.tau, self.patience)
+        return should_prune(self.scores(), self.tau, self.patience,
+                            strict=self.strict_rise)
 
     def _plot(self, runner) -> None:
         pruned = self.pruned
