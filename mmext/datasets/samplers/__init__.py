@@ -1,1 +1,5 @@
-"""mmext.datasets.samplers: components are added by their issues."""
+"""mmext.datasets.samplers: data samplers registered in the ``mmext``
+scope."""
+from .repeat_factor_sampler import RepeatFactorSampler, dataset_cat_ids
+
+__all__ = ['RepeatFactorSampler', 'dataset_cat_ids']

@@ -4,6 +4,11 @@ from .reconstruction import (IdentifiabilityPrecision,
                              ImageReconstructionMetric, LabelRecoveryAccuracy,
                              multiset_label_hits)
 
+try:  # needs mmdet
+    from .lvis_metric import LVISMetric, numpy_float_alias  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
+
 __all__ = [
     'Accuracy', 'topk_accuracy', 'IdentifiabilityPrecision',
     'ImageReconstructionMetric', 'LabelRecoveryAccuracy',

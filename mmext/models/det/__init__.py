@@ -1,1 +1,5 @@
-"""mmext.models.det: components are added by their issues."""
+"""mmext.models.det: detection components (need mmdet)."""
+from .memory_bank import ClassMemoryBank
+from .rio_roi_head import RIORoIHead
+
+__all__ = ['ClassMemoryBank', 'RIORoIHead']
