@@ -4,12 +4,21 @@ travel in the state dict; bad settings are clear errors."""
 
 import pytest
 import torch
+from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
+from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
 from mmext.models.det import RIORoIHead
-from mmext.registry import MODELS
+
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Build as a user's mmdet config does (``default_scope='mmdet'``),
+    whatever scope an earlier test left current."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 NUM_CLASSES = 4
 
