@@ -156,11 +156,8 @@ class ClassMemoryBank:
                        self.features[c], self.targets[c]), dim=1)
             for c in self.target_classes
         ]
-        return torch.cat(rows) if rows else self.empty_state()
-
-    def empty_state(self) -> torch.Tensor:
-        """A state with no entries, [0, 1 + D + target_dim]."""
-        return torch.zeros(0, 1 + self.feature_dim + self.target_dim)
+        return torch.cat(rows) if rows else empty_bank_state(
+            self.feature_dim, self.target_dim)
 
     def load_state_dict(self, state: torch.Tensor) -> None:
         """Restore :meth:`state_dict` output (the newest ``capacity``
@@ -182,6 +179,13 @@ class ClassMemoryBank:
             rows = state[classes == c][-self.capacity:].float()
             self.features[c] = rows[:, 1:1 + self.feature_dim].clone()
             self.targets[c] = rows[:, 1 + self.feature_dim:].clone()
+
+
+def empty_bank_state(feature_dim: int, target_dim: int) -> torch.Tensor:
+    """A :meth:`ClassMemoryBank.state_dict` with no entries,
+    [0, 1 + feature_dim + target_dim]."""
+    return torch.zeros(0, 1 + feature_dim + target_dim)
+
 
 def gather_entries(features: torch.Tensor, labels: torch.Tensor,
                    targets: torch.Tensor

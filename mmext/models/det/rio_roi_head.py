@@ -32,7 +32,7 @@ from torch import Tensor
 from mmext.datasets.lvis_groups import rio_memory_classes_from_file
 from mmext.registry import MODELS
 
-from .memory_bank import ClassMemoryBank, gather_entries
+from .memory_bank import ClassMemoryBank, empty_bank_state, gather_entries
 
 
 @MODELS.register_module()
@@ -170,7 +170,6 @@ class RIORoIHead(StandardRoIHead):
         results['loss_bbox'] = head.loss(cls_score, bbox_pred, rois, labels,
                                          label_weights, bbox_targets,
                                          bbox_weights)
-        results['num_replayed'] = len(replay_feats)
         return results
 
     def get_extra_state(self) -> Tensor:
@@ -178,7 +177,7 @@ class RIORoIHead(StandardRoIHead):
         weights in checkpoints; no entries while the classes are unread."""
         if self._memory is None:
             return self._pending_banks if self._pending_banks is not None \
-                else torch.zeros(0, 1 + self._feature_dim + self._target_dim)
+                else empty_bank_state(self._feature_dim, self._target_dim)
         return self._memory.state_dict()
 
     def set_extra_state(self, state: Tensor) -> None:
