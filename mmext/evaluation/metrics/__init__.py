@@ -1,5 +1,6 @@
 """mmext metrics."""
 from .accuracy import Accuracy, topk_accuracy
+from .coco_panoptic_metric import CocoPanopticMetric
 from .reconstruction import (IdentifiabilityPrecision,
                              ImageReconstructionMetric, LabelRecoveryAccuracy,
                              multiset_label_hits)
@@ -10,7 +11,7 @@ except ImportError:  # pragma: no cover
     pass
 
 __all__ = [
-    'Accuracy', 'topk_accuracy', 'IdentifiabilityPrecision',
-    'ImageReconstructionMetric', 'LabelRecoveryAccuracy',
-    'multiset_label_hits'
+    'Accuracy', 'topk_accuracy', 'CocoPanopticMetric',
+    'IdentifiabilityPrecision', 'ImageReconstructionMetric',
+    'LabelRecoveryAccuracy', 'multiset_label_hits'
 ]
