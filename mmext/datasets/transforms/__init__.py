@@ -5,5 +5,6 @@ transforms (``LoadImageFromFile``, ``Resize``, ``RandomFlip``, ...) are
 registered in the root registry and resolve unprefixed from any scope.
 """
 from .formatting import PackClsInputs
+from .loading import LoadPanopticAnnotations
 
-__all__ = ['PackClsInputs']
+__all__ = ['PackClsInputs', 'LoadPanopticAnnotations']
