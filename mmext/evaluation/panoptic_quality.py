@@ -24,6 +24,21 @@ implements the COCO evaluation rules of the reference tool (panopticapi's
 * The All / Things / Stuff figures average the per-category values over the
   categories with ``TP + FP + FN > 0``; ``n`` counts them.
 
+Where panopticapi is silent or loose, this module chooses:
+
+* ground-truth areas are counted in ``gt_ids`` (panopticapi reads the JSON
+  ``area``; the two agree on consistent data);
+* a prediction's crowd overlap sums all same-category crowd segments
+  (panopticapi keeps only the last one listed per category; COCO has at
+  most one per category and image, so COCO results are equal);
+* pixels whose id no segment lists raise, for the ground truth too
+  (panopticapi checks only predictions), as do segment id 0, repeated ids
+  and ground-truth categories missing from ``categories`` (panopticapi
+  drops those silently);
+* a group (Things or Stuff) without any occurring category reports 0.0 with
+  ``n == 0`` (panopticapi divides by zero), and categories that do not
+  occur are left out of ``per_class`` (panopticapi lists them as zeros).
+
 Statistics are kept per category as ``[tp, fp, fn, iou_sum]`` so that they
 can be computed per image, gathered (e.g. across DDP ranks) and summed:
 :func:`sample_pq_stats`, :func:`merge_pq_stats` and :func:`summarize_pq`
