@@ -20,16 +20,15 @@ Usage::
         --size 512 512 --threads 2 --repeats 7
 """
 import argparse
-import platform
-import statistics
-import time
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import torch
 from torch import nn
 
 from mmext.models.seg import MIT_ARCHS, MiT
 from mmext.models.seg.segformer_convert import convert_segformer
+from mmext.utils.benchmark import (cuda_peak_bytes, describe_device,
+                                   interleaved_medians)
 
 
 def build_pair(arch: str, device: torch.device):
@@ -61,27 +60,6 @@ def build_segmentor_heads(arch: str, device: torch.device):
     return ref.to(device).eval(), ours.to(device).eval()
 
 
-def sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def interleaved_medians(fns: Dict[str, Callable[[], None]], repeats: int,
-                        device: torch.device) -> Dict[str, float]:
-    """Median seconds per call of each function, calls interleaved."""
-    for fn in fns.values():  # warm-up
-        fn()
-    times: Dict[str, List[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            sync(device)
-            start = time.perf_counter()
-            fn()
-            sync(device)
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def saved_activation_bytes(step: Callable[[], torch.Tensor]) -> int:
     """Bytes of distinct storages autograd saves for the backward of
     ``step`` (the loss it returns is then back-propagated)."""
@@ -98,13 +76,13 @@ def saved_activation_bytes(step: Callable[[], torch.Tensor]) -> int:
     return sum(storages.values())
 
 
-def cuda_peak_bytes(step: Callable[[], torch.Tensor]) -> int:
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    base = torch.cuda.memory_allocated()
-    step().backward()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - base
+def train_memory_bytes(step: Callable[[], torch.Tensor],
+                       device: torch.device) -> int:
+    """CUDA: the peak allocated memory of a training step (forward and
+    backward); CPU: :func:`saved_activation_bytes`."""
+    if device.type == 'cuda':
+        return cuda_peak_bytes(lambda: step().backward(), device)
+    return saved_activation_bytes(step)
 
 
 def bench_arch(arch: str, size, repeats: int, device: torch.device,
@@ -145,9 +123,7 @@ def bench_arch(arch: str, size, repeats: int, device: torch.device,
     t = interleaved_medians({'mmseg': train_step(ref),
                              'mmext': train_step(ours)}, repeats, device)
     rows.append((arch, 'train step, batch 2', t['mmseg'], t['mmext']))
-    measure = cuda_peak_bytes if device.type == 'cuda' else \
-        saved_activation_bytes
-    mem = {name: measure(train_loss(m)) / 2**20
+    mem = {name: train_memory_bytes(train_loss(m), device) / 2**20
            for name, m in (('mmseg', ref), ('mmext', ours))}
     rows.append((arch, 'train memory (MiB)', mem['mmseg'], mem['mmext']))
 
@@ -190,9 +166,7 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     dtype = {'fp32': torch.float32, 'fp16': torch.float16,
              'bf16': torch.bfloat16}[args.dtype]
-    where = (torch.cuda.get_device_name(device) if device.type == 'cuda'
-             else f'{platform.processor() or platform.machine()}, '
-             f'{args.threads} threads')
+    where = describe_device(device, args.threads)
     print(f'# torch {torch.__version__}, {where}, {args.dtype}, '
           f'{args.size[0]}x{args.size[1]}, median of {args.repeats}')
     print('| arch | measurement | mmseg | mmext | mmext speed-up / '

@@ -24,6 +24,7 @@ from mmengine.dataset import Compose  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 
 import mmext  # noqa: E402,F401
+from mmext.utils.benchmark import strip_pretrained  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -97,23 +98,10 @@ def _types(node):
             yield from _types(value)
 
 
-def _strip_pretrained(node) -> None:
-    """Set every ``init_cfg`` / ``pretrained`` of a model config to None."""
-    if isinstance(node, dict):
-        for key in list(node):
-            if key in ('init_cfg', 'pretrained'):
-                node[key] = None
-            else:
-                _strip_pretrained(node[key])
-    elif isinstance(node, list):
-        for value in node:
-            _strip_pretrained(value)
-
-
 def _build(name: str):
     cfg = Config.fromfile(osp.join(
         FOLDER, f'panoptic-segformer_{name}_coco-panoptic.py'))
-    _strip_pretrained(cfg.model)
+    strip_pretrained(cfg.model)
     with DefaultScope.overwrite_default_scope('mmdet'):
         from mmdet.registry import MODELS
         return MODELS.build(cfg.model)
