@@ -21,7 +21,7 @@ from mmext.datasets import shapes
 from mmext.datasets.shapes import generate as shapes_generate
 from mmext.datasets.shapes.masks import (cut_holes, has_holes, mask_bbox,
                                          polygons, rle_encode)
-from mmext.datasets.shapes.panoptic import rgb_to_id
+from mmext.structures.panoptic import rgb2id
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLI = osp.join(REPO_ROOT, 'tools', 'misc', 'make_shapes.py')
@@ -51,7 +51,7 @@ def read_panoptic_ids(root: str, split: str, file_name: str) -> np.ndarray:
         osp.join(root, 'annotations', f'panoptic_{split}', file_name),
         cv2.IMREAD_COLOR)
     assert bgr is not None, file_name
-    return rgb_to_id(bgr[..., ::-1])
+    return rgb2id(bgr[..., ::-1])
 
 
 def decode_segmentation(seg, h: int, w: int) -> np.ndarray:

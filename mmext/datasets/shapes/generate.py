@@ -16,6 +16,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from mmext.structures.panoptic import id2rgb
+
 from .classes import (STUFF_CLASSES, THING_CLASSES, class_tables,
                       stuff_category_id)
 from .coco import coco_json, image_entry, instance_annotations
@@ -23,8 +25,7 @@ from .fileio import dump_json, write_jpeg, write_png_gray, write_png_rgb
 from .imagenet import write_crops
 from .lvis import (lvis_annotations, lvis_categories, lvis_image_entry,
                    lvis_json, lvis_frequency, plan_long_tail)
-from .panoptic import (id_to_rgb, panoptic_annotation, panoptic_json,
-                       panoptic_segments)
+from .panoptic import panoptic_annotation, panoptic_json, panoptic_segments
 from .presets import (GENERATOR_NAME, GENERATOR_VERSION, ShapesPreset,
                       get_preset)
 from .scene import render_scene
@@ -88,7 +89,7 @@ def _render_one(out: str, split: str, index: int, preset: ShapesPreset,
                    semantic_map(scene))
     id_map, segments = panoptic_segments(scene)
     write_png_rgb(osp.join(out, LAYOUT['panoptic_png'].format(**ids)),
-                  id_to_rgb(id_map))
+                  id2rgb(id_map))
 
     first_ann = len(records.instances) + 1
     file_name = f'{image_id:06d}.jpg'

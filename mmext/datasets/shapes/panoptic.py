@@ -53,20 +53,6 @@ def panoptic_segments(scene: Scene) -> Tuple[np.ndarray, List[Dict]]:
     return id_map, segments
 
 
-def id_to_rgb(id_map: np.ndarray) -> np.ndarray:
-    """Encode segment ids as an RGB uint8 image (panopticapi's ``id2rgb``)."""
-    ids = id_map.astype(np.int64)
-    rgb = np.stack([ids % 256, (ids // 256) % 256, (ids // 256**2) % 256],
-                   axis=-1)
-    return rgb.astype(np.uint8)
-
-
-def rgb_to_id(rgb: np.ndarray) -> np.ndarray:
-    """Decode an RGB panoptic PNG (as RGB, not BGR) to segment ids."""
-    rgb = rgb.astype(np.int64)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 256**2 * rgb[..., 2]
-
-
 def panoptic_annotation(image_id: int, file_name: str,
                         segments_info: List[Dict]) -> Dict:
     """One entry of the ``annotations`` list."""
