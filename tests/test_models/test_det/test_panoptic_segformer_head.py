@@ -264,3 +264,22 @@ def test_tools_test_evaluates_pq_and_paints_panoptic_overlays(
     # mmdet's hook writes work_dir/<timestamp>/<show_dir>/<image name>
     painted = glob.glob(osp.join(work_dir, '**', '*.jpg'), recursive=True)
     assert len(painted) == 8  # one painted image per tiny val scene
+
+
+def test_missing_or_unpadded_targets_raise_clear_errors(shapes_root):
+    cfg = _tiny_cfg(shapes_root)
+    model = _build(cfg)
+    model.train()
+    batch = _batch(cfg, range(2))
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    del data['data_samples'][1].gt_sem_seg
+    with pytest.raises(KeyError, match='LoadPanopticAnnotations'):
+        model(**data, mode='loss')
+    unpadded = copy.deepcopy(cfg)
+    unpadded.model.data_preprocessor.update(pad_mask=False, pad_seg=False,
+                                            pad_size_divisor=256)  # 128 px inputs padded
+    model = _build(unpadded)
+    model.train()
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    with pytest.raises(ValueError, match='pad_mask=True'):
+        model(**data, mode='loss')

@@ -61,6 +61,32 @@ def _stuff_targets(sem_seg: Tensor, num_things: int,
             labels[:, None, None]).float()
 
 
+def _check_panoptic_targets(sample) -> None:
+    """Raise if a training sample lacks what the losses read.
+
+    Thing masks and the semantic map must be padded to the batch shape,
+    because targets are resized from it onto the stride-8 mask grid.
+    """
+    if 'gt_sem_seg' not in sample or 'masks' not in sample.gt_instances:
+        raise KeyError(
+            'batch_data_samples: Panoptic SegFormer trains on thing masks '
+            '(gt_instances.masks) and a semantic map (gt_sem_seg); load them '
+            "with dict(type='mmext.LoadPanopticAnnotations') (with_mask and "
+            'with_seg on) before PackDetInputs')
+    batch_shape = tuple(sample.metainfo['batch_input_shape'])
+    shapes = {'gt_sem_seg': tuple(sample.gt_sem_seg.sem_seg.shape[-2:])}
+    if len(sample.gt_instances):
+        shapes['gt_instances.masks'] = (sample.gt_instances.masks.height,
+                                        sample.gt_instances.masks.width)
+    for name, shape in shapes.items():
+        if shape != batch_shape:
+            raise ValueError(
+                f'{name}: {shape} is not the padded batch shape '
+                f'{batch_shape}; set data_preprocessor.pad_mask=True and '
+                'pad_seg=True (DetDataPreprocessor) so that targets are '
+                'padded like the images')
+
+
 def _mean_over_ranks(count: int, like: Tensor) -> float:
     """``count`` averaged over DDP ranks (itself without DDP)."""
     return float(reduce_mean(like.new_tensor(float(count))))
@@ -315,6 +341,8 @@ class PanopticSegFormerHead(DeformableDETRHead):
             per earlier layer) and ``loss_thing_mask``, ``loss_stuff_mask``,
             ``loss_stuff_cls`` (and ``d{i}.`` per earlier mask layer).
         """
+        for sample in batch_data_samples:
+            _check_panoptic_targets(sample)
         gts = [s.gt_instances for s in batch_data_samples]
         metas = [s.metainfo for s in batch_data_samples]
         all_cls, all_boxes = self(hidden_states, references)
