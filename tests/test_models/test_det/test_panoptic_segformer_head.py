@@ -275,9 +275,9 @@ def test_missing_or_unpadded_targets_raise_clear_errors(shapes_root):
     del data['data_samples'][1].gt_sem_seg
     with pytest.raises(KeyError, match='LoadPanopticAnnotations'):
         model(**data, mode='loss')
-    unpadded = copy.deepcopy(cfg)
+    unpadded = copy.deepcopy(cfg)  # the 128 px inputs padded to 256
     unpadded.model.data_preprocessor.update(pad_mask=False, pad_seg=False,
-                                            pad_size_divisor=256)  # 128 px inputs padded
+                                            pad_size_divisor=256)
     model = _build(unpadded)
     model.train()
     data = model.data_preprocessor(copy.deepcopy(batch), True)
