@@ -227,6 +227,10 @@ class MaskDecoder(nn.Module):
                              num_levels) for _ in range(num_layers))
         self.tail = MaskAttention(embed_dims, num_heads, num_levels,
                                   with_value=False)
+        # as the official MaskHead: Xavier-uniform for every weight matrix
+        for param in self.parameters():
+            if param.dim() > 1:
+                nn.init.xavier_uniform_(param)
 
     def forward(self, query: Tensor, query_pos: Optional[Tensor],
                 memory: Tensor, level_shapes: LevelShapes,
