@@ -57,8 +57,6 @@ class PanopticSegFormer(DeformableDETR):
         """Panoptic maps for a batch (see the class docstring)."""
         img_feats = self.extract_feat(batch_inputs)
         head_inputs = self.forward_transformer(img_feats, batch_data_samples)
-        head_inputs.pop('enc_outputs_class', None)
-        head_inputs.pop('enc_outputs_coord', None)
         panoptic_maps = self.bbox_head.predict(
             **head_inputs, rescale=rescale,
             batch_data_samples=batch_data_samples)

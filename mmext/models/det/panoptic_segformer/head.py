@@ -87,6 +87,12 @@ def _check_panoptic_targets(sample) -> None:
                 'padded like the images')
 
 
+def _layer_key(name: str, layer: int, num_layers: int) -> str:
+    """Loss key of a decoder layer: ``name`` for the last (the final
+    prediction), ``d{layer}.name`` for earlier ones (mmdet's naming)."""
+    return name if layer == num_layers - 1 else f'd{layer}.{name}'
+
+
 def _mean_over_ranks(count: int, like: Tensor) -> float:
     """``count`` averaged over DDP ranks (itself without DDP)."""
     return float(reduce_mean(like.new_tensor(float(count))))
@@ -348,11 +354,12 @@ class PanopticSegFormerHead(DeformableDETRHead):
         all_cls, all_boxes = self(hidden_states, references)
         losses = self.loss_by_feat(all_cls, all_boxes, enc_outputs_class,
                                    enc_outputs_coord, gts, metas)
-        stuff_present = torch.stack([
+        stuff_targets = [
             _stuff_targets(s.gt_sem_seg.sem_seg, self.num_things_classes,
-                           self.num_stuff_classes).flatten(1).amax(1) > 0
-            for s in batch_data_samples
-        ])  # [B, S]
+                           self.num_stuff_classes) for s in batch_data_samples
+        ]  # B x [S, H, W]
+        stuff_present = torch.stack(
+            [t.flatten(1).amax(1) > 0 for t in stuff_targets])  # [B, S]
         num_things = _mean_over_ranks(sum(len(g) for g in gts), memory)
         num_stuff = _mean_over_ranks(int(stuff_present.sum()), memory)
         if self.balance_thing_stuff:
@@ -376,7 +383,7 @@ class PanopticSegFormerHead(DeformableDETRHead):
             kept, last_cls, last_boxes, gts, metas, thing_states,
             thing_masks, query_padding, max(num_things, 1.0), thing_weight))
         losses.update(self._stuff_losses(
-            batch_data_samples, stuff_present, stuff_logits, stuff_masks,
+            stuff_targets, stuff_present, stuff_logits, stuff_masks,
             max(num_stuff, 1.0), stuff_weight))
         return losses
 
@@ -438,9 +445,8 @@ class PanopticSegFormerHead(DeformableDETRHead):
                 logits = branch(layer_states).flatten(0, 1)
                 loss = self.loss_cls(logits, labels.flatten(), valid,
                                      avg_factor=avg_factor)
-                key = ('loss_thing_cls' if layer == len(states) - 1 else
-                       f'd{layer}.loss_thing_cls')
-                losses[key] = loss * weight
+                losses[_layer_key('loss_thing_cls', layer,
+                                  len(states))] = loss * weight
         return losses
 
     def _dice_per_layer(self, masks: List[Tensor],
@@ -465,19 +471,18 @@ class PanopticSegFormerHead(DeformableDETRHead):
             # batch has no target (DDP needs the same graph on every rank)
             loss = (self.loss_mask(pred, target, avg_factor=avg_factor)
                     if len(pred) else layer_masks.sum() * 0)
-            key = name if layer == len(masks) - 1 else f'd{layer}.{name}'
-            losses[key] = loss * weight
+            losses[_layer_key(name, layer, len(masks))] = loss * weight
         return losses
 
-    def _stuff_losses(self, batch_data_samples: Sequence,
-                      present: Tensor, logits: List[Tensor],
-                      masks: List[Tensor], avg_factor: float,
+    def _stuff_losses(self, targets: List[Tensor], present: Tensor,
+                      logits: List[Tensor], masks: List[Tensor],
+                      avg_factor: float,
                       weight: float) -> Dict[str, Tensor]:
-        """Class-fixed stuff queries: presence focal loss and dice."""
-        targets = [_stuff_targets(s.gt_sem_seg.sem_seg,
-                                  self.num_things_classes,
-                                  self.num_stuff_classes)
-                   for s in batch_data_samples]
+        """Class-fixed stuff queries: presence focal loss and dice.
+
+        ``targets``: per image ``[S, H, W]`` stuff masks; ``present``:
+        ``[B, S]`` which of them are non-empty.
+        """
         pred_ids = [(i, torch.nonzero(p).squeeze(1))
                     for i, p in enumerate(present)]
         gt_masks = [t[rows] for t, (_, rows) in zip(targets, pred_ids)]
@@ -487,9 +492,8 @@ class PanopticSegFormerHead(DeformableDETRHead):
         for layer, layer_logits in enumerate(logits):
             loss = self.loss_stuff_cls(layer_logits.reshape(-1, 1), labels,
                                        avg_factor=avg_factor)
-            key = ('loss_stuff_cls' if layer == len(logits) - 1 else
-                   f'd{layer}.loss_stuff_cls')
-            losses[key] = loss * weight
+            losses[_layer_key('loss_stuff_cls', layer,
+                              len(logits))] = loss * weight
         return losses
 
     # ------------------------------------------------------------------
