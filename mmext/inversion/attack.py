@@ -33,6 +33,7 @@ from .registration import group_consensus
 
 
 GRADIENT_DISTANCES = ('l2', 'cosine')
+INITS = ('random', 'oracle')
 
 
 @dataclass
@@ -41,6 +42,14 @@ class InversionSettings:
 
     ``grad_distance`` is ``'l2'`` (the paper: per-layer L2 norms, summed)
     or ``'cosine'`` (:func:`cosine_gradient_distance`).
+
+    ``init`` is ``'random'`` (the paper: every seed starts from N(0, 1)
+    noise in the normalised image space) or ``'oracle'``, a diagnostic an
+    attacker cannot run: every seed starts from the true batch plus
+    ``init_noise`` times that noise. It tells whether the objective's
+    optimum near the truth is a good reconstruction (then a failure from
+    random starts is the optimisation's) or not (then it is the
+    objective's).
     """
     iterations: int = 20000
     lr: float = 0.1
@@ -57,6 +66,8 @@ class InversionSettings:
     group_every: int = 100
     first_bn_multiplier: float = 10.0
     registration: str = 'translation'
+    init: str = 'random'
+    init_noise: float = 0.5
 
 
 class GradInversion:
@@ -73,6 +84,8 @@ class GradInversion:
         upper (Tensor): Largest valid normalised value per channel [C].
         settings (InversionSettings): Weights and schedule.
         seed (int): Seed of the initial images and of the noise.
+        true_images (Tensor, optional): The attacked batch [N, C, H, W],
+            normalised; needed only by ``settings.init='oracle'``.
     """
 
     def __init__(self,
@@ -83,7 +96,8 @@ class GradInversion:
                  lower: torch.Tensor,
                  upper: torch.Tensor,
                  settings: Optional[InversionSettings] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 true_images: Optional[torch.Tensor] = None) -> None:
         self.model = model
         self.settings = settings or InversionSettings()
         check_settings(self.settings)
@@ -94,9 +108,17 @@ class GradInversion:
         self.lower = lower.to(device).view(1, 1, -1, 1, 1)
         self.upper = upper.to(device).view(1, 1, -1, 1, 1)
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        self.images = torch.randn(
-            shape, generator=self.generator,
-            device=device).clamp_(self.lower, self.upper).requires_grad_(True)
+        start = torch.randn(shape, generator=self.generator, device=device)
+        if self.settings.init == 'oracle':
+            if true_images is None:
+                raise ValueError(
+                    "attack.init='oracle' starts from the true images; pass "
+                    'true_images (the loop does when it knows the batch: a '
+                    "dataset batch or a gradients file with 'images')")
+            start = true_images.detach().to(device).unsqueeze(0) + \
+                self.settings.init_noise * start
+        self.images = start.clamp_(self.lower,
+                                   self.upper).requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.images],
                                           lr=self.settings.lr,
                                           betas=(0.9, 0.999))
@@ -224,6 +246,9 @@ def check_settings(settings: InversionSettings) -> None:
         raise ValueError(f'attack.grad_distance must be one of '
                          f'{GRADIENT_DISTANCES}, got '
                          f'{settings.grad_distance!r}')
+    if settings.init not in INITS:
+        raise ValueError(f'attack.init must be one of {INITS}, got '
+                         f'{settings.init!r}')
     if settings.registration not in REGISTRATIONS:
         raise ValueError(f'attack.registration must be one of '
                          f'{REGISTRATIONS}, got {settings.registration!r}')
@@ -232,7 +257,7 @@ def check_settings(settings: InversionSettings) -> None:
             raise ValueError(f'attack.{name} must be >= 1, got '
                              f'{getattr(settings, name)}')
     for name in ('lr', 'grad_weight', 'bn_weight', 'tv_weight', 'l2_weight',
-                 'group_weight', 'noise'):
+                 'group_weight', 'noise', 'init_noise'):
         if getattr(settings, name) < 0:
             raise ValueError(f'attack.{name} must be >= 0, got '
                              f'{getattr(settings, name)}')

@@ -30,8 +30,10 @@ def _setup(**settings):
                     group_every=20, noise=0.0, grad_weight=1.0,
                     lr=0.05)
     defaults.update(settings)
+    oracle = defaults.get('init') == 'oracle'
     attack = GradInversion(model, targets, labels, (3, 8, 8), LOWER, UPPER,
-                           InversionSettings(**defaults))
+                           InversionSettings(**defaults),
+                           true_images=images if oracle else None)
     return attack, images
 
 
@@ -79,3 +81,29 @@ def test_nan_stops_with_the_best_images_kept():
     with pytest.raises(FloatingPointError, match='best_images'):
         attack.step()
     assert torch.equal(attack.best_images, best)
+
+
+def test_oracle_init_starts_at_the_true_batch_and_stays_closer():
+    exact, images = _setup(init='oracle', init_noise=0.0)
+    for seed in exact.images.detach():
+        torch.testing.assert_close(seed, images)
+    oracle, _ = _setup(init='oracle', init_noise=0.3)
+    random, _ = _setup()
+    assert not torch.equal(oracle.images[0], oracle.images[1])
+    for _ in range(60):
+        oracle.step()
+        random.step()
+    near = psnr(_to_unit(oracle.result()), _to_unit(images)).mean()
+    far = psnr(_to_unit(random.result()), _to_unit(images)).mean()
+    assert near > far + 3  # dB
+
+
+def test_oracle_init_needs_the_true_images():
+    attack, _ = _setup()
+    with pytest.raises(ValueError, match='true_images'):
+        GradInversion(attack.model, attack.targets, attack.labels,
+                      (3, 8, 8), LOWER, UPPER,
+                      InversionSettings(init='oracle'))
+    with pytest.raises(ValueError, match='attack.init must be one of'):
+        GradInversion(attack.model, attack.targets, attack.labels,
+                      (3, 8, 8), LOWER, UPPER, InversionSettings(init='x'))

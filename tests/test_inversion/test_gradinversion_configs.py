@@ -23,7 +23,7 @@ IMAGENET = osp.join(CONFIG_DIR,
 
 def test_every_config_has_valid_loop_settings():
     paths = glob.glob(osp.join(CONFIG_DIR, '*.py'))
-    assert len(paths) == 6
+    assert len(paths) == 7
     for path in paths:
         cfg = Config.fromfile(path)
         assert cfg.test_cfg.type == 'mmext.GradInversionLoop'
@@ -40,6 +40,11 @@ def test_shapes_ablations_change_one_term():
         ablation = Config.fromfile(path).test_cfg.attack
         changed = {k for k in full if full[k] != ablation[k]}
         assert changed == {field} and ablation[field] == 0
+    oracle = Config.fromfile(
+        osp.join(CONFIG_DIR, 'gradinversion-oracleinit_resnet18-w32_b8-'
+                 '600it_shapes-64px.py')).test_cfg.attack
+    assert {k for k in oracle if oracle.get(k) != full.get(k)} == {
+        'init', 'init_noise'} and oracle['init'] == 'oracle'
 
 
 def test_imagenet_config_is_the_papers_setting_and_runs(tmp_path):

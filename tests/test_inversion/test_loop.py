@@ -302,3 +302,32 @@ def test_baselines_tool(folder, tmp_path, capsys):
     assert tool.main([path]) == 0
     out = capsys.readouterr().out
     assert '| uniform grey 0.5 |' in out and '| mean image |' in out
+
+
+def test_baselines_tool_gradient_distances(folder, tmp_path, capsys):
+    from mmengine.registry import init_default_scope
+
+    from mmext.registry import MODELS
+    tool = load_tool('analysis_tools/gradinversion_baselines.py')
+    cfg = _cfg(folder, str(tmp_path / 'work'))
+    init_default_scope('mmext')
+    torch.manual_seed(0)
+    checkpoint = str(tmp_path / 'model.pth')
+    torch.save({'state_dict': MODELS.build(cfg['model']).state_dict()},
+               checkpoint)
+    path = str(tmp_path / 'gi.py')
+    Config(cfg).dump(path)
+    assert tool.main([path, '--checkpoint', checkpoint]) == 0
+    table = capsys.readouterr().out.split('gradient distance |')[1]
+    rows = {}
+    for line in table.strip().splitlines()[1:]:
+        name, value, dist = [c.strip() for c in line.strip('|').split('|')]
+        rows[name] = (float(value), float(dist))
+    assert set(rows) >= {'true batch', 'mirrored', 'box blur 3x3',
+                         'shifted 2 px (circular)',
+                         'own mean colour (oracle)'}
+    assert rows['true batch'] == (float('inf'), pytest.approx(0, abs=1e-4))
+    # cosine distance (the config's): every other guess is measurably off
+    assert all(0.0 < dist <= 2.0 for name, (_, dist) in rows.items()
+               if name != 'true batch')
+    assert rows['box blur 3x3'][0] > rows['own mean colour (oracle)'][0]

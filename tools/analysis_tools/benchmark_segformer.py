@@ -14,13 +14,23 @@ eager mode, interleaved repeats, medians reported. Rows:
   one training step (distinct storages saved by ``saved_tensors_hooks``);
   on CUDA the peak allocated memory of the step.
 
+Timed rows also give the range of the per-round ratios (each round times
+both libraries back to back), which shows how much the machine's load moved
+the result.
+
+``--per-stage`` adds where a train step's time goes: forward + backward of
+the first block of each stage, whole and attention alone (the rest is
+Mix-FFN and the residual adds), at the token shapes of a batch of 2.
+
 Usage::
 
     python tools/analysis_tools/benchmark_segformer.py --archs b0 b2 \
-        --size 512 512 --threads 2 --repeats 7
+        --size 512 512 --threads 2 --repeats 7 [--per-stage]
 """
+import math
 import argparse
-from typing import Callable, List
+import statistics
+from typing import Any, Callable, Dict, List
 
 import torch
 from torch import nn
@@ -28,7 +38,7 @@ from torch import nn
 from mmext.models.seg import MIT_ARCHS, MiT
 from mmext.models.seg.segformer_convert import convert_segformer
 from mmext.utils.benchmark import (cuda_peak_bytes, describe_device,
-                                   interleaved_medians)
+                                   interleaved_times)
 
 
 def build_pair(arch: str, device: torch.device):
@@ -49,14 +59,17 @@ def build_pair(arch: str, device: torch.device):
 
 def build_segmentor_heads(arch: str, device: torch.device):
     """(mmseg SegformerHead C=256, mmext SegFormerHead with the paper's C)."""
+    from mmengine.registry import DefaultScope
     from mmseg.models.decode_heads import SegformerHead
 
     from mmext.models.seg import SegFormerHead
     spec = MIT_ARCHS[arch]
     common = dict(in_channels=list(spec.embed_dims), in_index=[0, 1, 2, 3],
                   num_classes=150, norm_cfg=dict(type='BN'))
-    ref = SegformerHead(channels=256, **common)
-    ours = SegFormerHead(channels=spec.decoder_channels, **common)
+    # mmseg's heads build their losses in the current default scope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        ref = SegformerHead(channels=256, **common)
+        ours = SegFormerHead(channels=spec.decoder_channels, **common)
     return ref.to(device).eval(), ours.to(device).eval()
 
 
@@ -83,6 +96,59 @@ def train_memory_bytes(step: Callable[[], torch.Tensor],
     if device.type == 'cuda':
         return cuda_peak_bytes(lambda: step().backward(), device)
     return saved_activation_bytes(step)
+
+
+def paired(fns: Dict[str, Callable[[], Any]], repeats: int,
+           device: torch.device) -> tuple:
+    """Interleaved timing of ``{'mmseg': f, 'mmext': g}``: (mmseg median,
+    mmext median, (lowest, highest) per-round mmseg / mmext ratio)."""
+    times = interleaved_times(fns, repeats, device)
+    ratios = [a / b for a, b in zip(times['mmseg'], times['mmext'])]
+    return (statistics.median(times['mmseg']),
+            statistics.median(times['mmext']), (min(ratios), max(ratios)))
+
+
+def backward_of(fn: Callable[[], torch.Tensor],
+                inputs: torch.Tensor) -> Callable[[], None]:
+    """A call of ``fn`` and the backward of its output's sum."""
+    def run():
+        inputs.grad = None
+        fn().sum().backward()
+    return run
+
+
+def stage_breakdown(arch: str, size, repeats: int,
+                    device: torch.device) -> List[tuple]:
+    """Per stage: (stage, blocks, tokens, attention mmseg / mmext, rest of
+    the block mmseg / mmext, block ratio range), seconds, forward + backward
+    of the stage's first block on a batch of 2 in training mode."""
+    ref, ours = build_pair(arch, device)
+    ref.train()
+    ours.train()
+    spec = MIT_ARCHS[arch]
+    height, width = size
+    rows = []
+    for i, dim in enumerate(spec.embed_dims):
+        stride = 4 * 2**i
+        hw = (math.ceil(height / stride), math.ceil(width / stride))
+        tokens = torch.randn(2, hw[0] * hw[1], dim, device=device,
+                             requires_grad=True)
+        ref_block = ref.layers[i][1][0]
+        our_block = ours.stages[i].blocks[0]
+        attention = paired({
+            'mmseg': backward_of(lambda: ref_block.attn(
+                ref_block.norm1(tokens), hw, identity=0.0), tokens),
+            'mmext': backward_of(lambda: our_block.attn(
+                our_block.norm1(tokens), hw), tokens),
+        }, repeats, device)
+        block = paired({
+            'mmseg': backward_of(lambda: ref_block(tokens, hw), tokens),
+            'mmext': backward_of(lambda: our_block(tokens, hw), tokens),
+        }, repeats, device)
+        rows.append((i + 1, spec.depths[i], hw[0] * hw[1], attention[0],
+                     attention[1], block[0] - attention[0],
+                     block[1] - attention[1], block[2]))
+    return rows
 
 
 def bench_arch(arch: str, size, repeats: int, device: torch.device,
@@ -115,17 +181,18 @@ def bench_arch(arch: str, size, repeats: int, device: torch.device,
 
     ref.eval()
     ours.eval()
-    t = interleaved_medians({'mmseg': forward(ref), 'mmext': forward(ours)},
-                            repeats, device)
-    rows.append((arch, 'forward, batch 1', t['mmseg'], t['mmext']))
+    rows.append((arch, 'forward, batch 1',
+                 *paired({'mmseg': forward(ref), 'mmext': forward(ours)},
+                         repeats, device)))
     ref.train()
     ours.train()
-    t = interleaved_medians({'mmseg': train_step(ref),
-                             'mmext': train_step(ours)}, repeats, device)
-    rows.append((arch, 'train step, batch 2', t['mmseg'], t['mmext']))
+    rows.append((arch, 'train step, batch 2',
+                 *paired({'mmseg': train_step(ref),
+                          'mmext': train_step(ours)}, repeats, device)))
     mem = {name: train_memory_bytes(train_loss(m), device) / 2**20
            for name, m in (('mmseg', ref), ('mmext', ours))}
-    rows.append((arch, 'train memory (MiB)', mem['mmseg'], mem['mmext']))
+    rows.append((arch, 'train memory (MiB)', mem['mmseg'], mem['mmext'],
+                 None))
 
     ref_head, our_head = build_segmentor_heads(arch, device)
     ref.eval()
@@ -137,11 +204,10 @@ def bench_arch(arch: str, size, repeats: int, device: torch.device,
                 head(backbone(image1))
         return run
 
-    t = interleaved_medians({'mmseg': segment(ref, ref_head),
-                             'mmext': segment(ours, our_head)}, repeats,
-                            device)
-    rows.append((arch, 'segmentor forward, batch 1', t['mmseg'],
-                 t['mmext']))
+    rows.append((arch, 'segmentor forward, batch 1',
+                 *paired({'mmseg': segment(ref, ref_head),
+                          'mmext': segment(ours, our_head)}, repeats,
+                         device)))
     return rows
 
 
@@ -157,6 +223,9 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--dtype', default='fp32',
                         choices=['fp32', 'fp16', 'bf16'])
+    parser.add_argument('--per-stage', action='store_true',
+                        help='also time one block of each stage, whole and '
+                        'attention alone (fp32)')
     return parser.parse_args(argv)
 
 
@@ -170,17 +239,35 @@ def main(argv=None) -> int:
     print(f'# torch {torch.__version__}, {where}, {args.dtype}, '
           f'{args.size[0]}x{args.size[1]}, median of {args.repeats}')
     print('| arch | measurement | mmseg | mmext | mmext speed-up / '
-          'memory ratio |')
-    print('|---|---|---|---|---|')
+          'memory ratio | per-round speed-ups |')
+    print('|---|---|---|---|---|---|')
     for arch in args.archs:
-        for arch_name, what, ref, ours in bench_arch(
+        for arch_name, what, ref, ours, spread in bench_arch(
                 arch, args.size, args.repeats, device, dtype):
-            if 'memory' in what:
+            if spread is None:
                 print(f'| {arch_name} | {what} | {ref:.1f} | {ours:.1f} | '
-                      f'{ours / ref:.2f}x of mmseg |')
+                      f'{ours / ref:.2f}x of mmseg | |')
             else:
                 print(f'| {arch_name} | {what} | {ref * 1e3:.1f} ms | '
-                      f'{ours * 1e3:.1f} ms | {ref / ours:.2f}x |')
+                      f'{ours * 1e3:.1f} ms | {ref / ours:.2f}x | '
+                      f'{spread[0]:.2f}-{spread[1]:.2f}x |')
+    if args.per_stage:
+        for arch in args.archs:
+            print(f'\n{arch}, one block per stage, forward + backward, '
+                  'batch 2 (rest = Mix-FFN, norms and residual adds)\n')
+            print('| stage | blocks | tokens | attention mmseg / mmext | '
+                  'rest mmseg / mmext | block speed-up (per-round range) |')
+            print('|---|---:|---:|---|---|---|')
+            for (stage, blocks, tokens, attn_ref, attn_ours, rest_ref,
+                 rest_ours, spread) in stage_breakdown(
+                     arch, args.size, args.repeats, device):
+                print(f'| {stage} | {blocks} | {tokens} | '
+                      f'{attn_ref * 1e3:.1f} / {attn_ours * 1e3:.1f} ms '
+                      f'({attn_ref / attn_ours:.2f}x) | '
+                      f'{rest_ref * 1e3:.1f} / {rest_ours * 1e3:.1f} ms '
+                      f'({rest_ref / rest_ours:.2f}x) | '
+                      f'{(attn_ref + rest_ref) / (attn_ours + rest_ours):.2f}x'
+                      f' ({spread[0]:.2f}-{spread[1]:.2f}x) |')
     return 0
 
 

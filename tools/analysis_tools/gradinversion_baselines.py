@@ -4,7 +4,8 @@ attacked batches: the floor a real reconstruction has to beat.
 
 Usage::
 
-    python tools/analysis_tools/gradinversion_baselines.py CONFIG
+    python tools/analysis_tools/gradinversion_baselines.py CONFIG \
+        [--checkpoint CKPT]
 
 Draws the same batches as ``mmext.GradInversionLoop`` (``test_cfg``'s
 batch size, count, sampling and seed) and scores three guesses that use no
@@ -12,17 +13,29 @@ gradient: a uniform grey image (0.5), the mean attacked image, and each image
 painted in its own mean colour (an oracle). Yin et al., "See through
 Gradients", CVPR 2021 (arXiv 2104.07586) report PSNR; on textured images a
 low-contrast guess already scores well, so read PSNR against these rows.
+
+With ``--checkpoint`` (the attacked model) it also prints, for the first
+batch, the config's gradient distance between the true batch's gradients
+and those of near misses of it (circular shifts, a mirror image, box blurs,
+lowered contrast) and of the guesses: how far apart in gradient space
+images that score a given PSNR are, to read an attack's final distance
+against.
 """
 import argparse
 import sys
+from typing import Dict
 
 import mmext  # noqa: F401  (registries)
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-from mmext.inversion import (dataset_labels, draw_target_batches, psnr,
-                             ssim)
-from mmext.registry import DATASETS
+from mmext.inversion import (batch_gradients, dataset_labels,
+                             draw_target_batches, load_batch, psnr, ssim)
+from mmext.inversion.objective import (cosine_gradient_distance,
+                                       gradient_matching_loss)
+from mmext.registry import DATASETS, MODELS
 
 
 def rgb_unit(item: dict) -> torch.Tensor:
@@ -47,9 +60,59 @@ def baseline_scores(images: torch.Tensor) -> dict:
     }
 
 
+def near_misses(images: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Perturbed copies of ``images`` [N, 3, H, W] in [0, 1], and the
+    guesses of :func:`baseline_scores` that vary per image."""
+    own_mean = images.mean((2, 3), keepdim=True)
+    guesses = {'true batch': images}
+    for pixels in (2, 4, 8):
+        guesses[f'shifted {pixels} px (circular)'] = images.roll(pixels, -1)
+    guesses['mirrored'] = images.flip(-1)
+    for size in (3, 5, 9):
+        guesses[f'box blur {size}x{size}'] = F.avg_pool2d(
+            images, size, 1, size // 2, count_include_pad=False)
+    for factor in (0.7, 0.5):
+        guesses[f'contrast x{factor} (about own mean)'] = \
+            own_mean + factor * (images - own_mean)
+    guesses['uniform grey 0.5'] = torch.full_like(images, 0.5)
+    guesses['own mean colour (oracle)'] = own_mean.expand_as(images)
+    return guesses
+
+
+def gradient_distances(cfg: Config, checkpoint: str, dataset,
+                       indices) -> Dict[str, tuple]:
+    """(PSNR, gradient distance to the true batch) of each
+    :func:`near_misses` guess for the batch ``indices``, with the config's
+    model (weights from ``checkpoint``) and ``test_cfg.attack``'s distance
+    (``'l2'``, the paper's, when the config does not set it)."""
+    from mmengine.runner import load_checkpoint
+    init_default_scope(cfg.get('default_scope', 'mmext'))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    model.eval()
+    normalised, labels = load_batch(model, dataset, indices)
+    pre = model.data_preprocessor
+    mean = pre.mean.view(1, -1, 1, 1) / 255.0
+    std = pre.std.view(1, -1, 1, 1) / 255.0
+    truth = (normalised * std + mean).clamp(0, 1)
+    distance = cosine_gradient_distance if cfg.test_cfg.get(
+        'attack', {}).get('grad_distance', 'l2') == 'cosine' \
+        else gradient_matching_loss
+    target = batch_gradients(model, normalised, labels)
+    return {
+        name: (psnr(guess, truth).mean().item(),
+               distance(batch_gradients(model, (guess - mean) / std, labels),
+                        target).item())
+        for name, guess in near_misses(truth).items()
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
+    parser.add_argument('--checkpoint',
+                        help='the attacked model: also print gradient '
+                        'distances of near misses of the first batch')
     args = parser.parse_args(argv)
     cfg = Config.fromfile(args.config)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
@@ -63,6 +126,13 @@ def main(argv=None) -> int:
     print('|---|---:|---:|')
     for name, (value, structure) in baseline_scores(images).items():
         print(f'| {name} | {value:.2f} | {structure:.3f} |')
+    if args.checkpoint:
+        rows = gradient_distances(cfg, args.checkpoint, dataset, batches[0])
+        print('\n| first batch, guess | PSNR (dB) | gradient distance |')
+        print('|---|---:|---:|')
+        for name, (value, dist) in rows.items():
+            shown = 'inf' if value == float('inf') else f'{value:.2f}'
+            print(f'| {name} | {shown} | {dist:.4f} |')
     return 0
 
 

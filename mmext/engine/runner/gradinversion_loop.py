@@ -333,7 +333,8 @@ class GradInversionLoop(BaseLoop):
             lower,
             upper,
             self.settings,
-            seed=self.seed + job['batch'])
+            seed=self.seed + job['batch'],
+            true_images=target['images'])
         current = state.get('current')
         if current is not None and current['batch'] == job['batch']:
             attack.load_state_dict(current['attack'])
