@@ -70,7 +70,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(type='CheckpointHook', interval=2, max_keep_ckpts=1),
     visualization=dict(type='DetVisualizationHook', draw=False))
-visualizer = dict(type='DetLocalVisualizer', name='visualizer',
+visualizer = dict(type='mmext.PanopticVisualizer', name='visualizer',
                   vis_backends=[dict(type='LocalVisBackend')])
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 randomness = dict(seed=0)

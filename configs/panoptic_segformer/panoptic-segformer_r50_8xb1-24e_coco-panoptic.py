@@ -51,3 +51,5 @@ custom_hooks = [dict(type='EmptyCacheHook', after_epoch=True)]
 # USER SHOULD NOT CHANGE ITS VALUES.
 # base_batch_size = (8 GPUs) x (1 sample per GPU)
 auto_scale_lr = dict(base_batch_size=8)
+# mmdet's visualizer, safe on all-VOID predictions (tools/test.py --show-dir)
+visualizer = dict(type='mmext.PanopticVisualizer')
