@@ -61,8 +61,8 @@ def baseline_scores(images: torch.Tensor) -> dict:
 
 
 def near_misses(images: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """Perturbed copies of ``images`` [N, 3, H, W] in [0, 1], and the
-    guesses of :func:`baseline_scores` that vary per image."""
+    """Perturbed copies of ``images`` [N, 3, H, W] in [0, 1], and two of
+    :func:`baseline_scores`' guesses (uniform grey, own mean colour)."""
     own_mean = images.mean((2, 3), keepdim=True)
     guesses = {'true batch': images}
     for pixels in (2, 4, 8):
