@@ -20,7 +20,7 @@ follows breaching's reimplementation (20k, unverified).
 import math
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -32,7 +32,11 @@ from .objective import BNStatisticsPrior, cosine_gradient_distance, \
 from .registration import group_consensus
 
 
-GRADIENT_DISTANCES = ('l2', 'cosine')
+_DISTANCE_FUNCTIONS = {
+    'l2': gradient_matching_loss,
+    'cosine': cosine_gradient_distance
+}
+GRADIENT_DISTANCES = tuple(_DISTANCE_FUNCTIONS)
 INITS = ('random', 'oracle')
 
 
@@ -145,11 +149,8 @@ class GradInversion:
         if self.bn_prior is not None:
             parts['bn'] = s.bn_weight * self.bn_prior.loss
         if s.grad_weight:
-            distance = (
-                gradient_matching_loss if s.grad_distance == 'l2' else
-                cosine_gradient_distance)
-            parts['gradient'] = s.grad_weight * distance(
-                grads, self.targets)
+            parts['gradient'] = s.grad_weight * gradient_distance(
+                s.grad_distance)(grads, self.targets)
         parts['tv'] = s.tv_weight * total_variation_prior(x)
         parts['l2'] = s.l2_weight * l2_prior(x)
         if self.consensus is not None and s.group_weight:
@@ -237,6 +238,14 @@ class GradInversion:
         self.iteration = int(state['iteration'])
         self.best_loss = float(state['best_loss'])
         self.best_images = state['best_images']
+
+
+def gradient_distance(name: str) -> Callable[
+        [Sequence[torch.Tensor], Sequence[torch.Tensor]], torch.Tensor]:
+    """The function of ``InversionSettings.grad_distance`` ``name``
+    (:data:`GRADIENT_DISTANCES`): candidate gradients, target gradients ->
+    scalar distance."""
+    return _DISTANCE_FUNCTIONS[name]
 
 
 def check_settings(settings: InversionSettings) -> None:

@@ -3,7 +3,7 @@ Gradients: Image Batch Recovery via GradInversion", CVPR 2021, arXiv
 2104.07586): drawn from a dataset, or read from a gradients file a user
 provides."""
 import random
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -145,3 +145,29 @@ def load_batch(model: torch.nn.Module, dataset,
         pseudo_collate([dataset[i] for i in indices]), False)
     labels = torch.cat([s.gt_label for s in data['data_samples']])
     return data['inputs'], labels.to(data['inputs'].device)
+
+
+def pixel_mean_std(model: torch.nn.Module) -> Tuple[torch.Tensor,
+                                                    torch.Tensor]:
+    """The mean and std of the model's ``data_preprocessor`` in [0, 1]
+    pixel units, each [C] on the CPU.
+
+    Raises:
+        ValueError: If the preprocessor does not normalise (attack images
+            and their metrics are defined in pixels).
+    """
+    pre = model.data_preprocessor
+    if not getattr(pre, '_enable_normalize', False):
+        raise ValueError(
+            'GradInversionLoop needs a data_preprocessor with mean and '
+            'std (the image box and the metrics are defined in pixels)')
+    return pre.mean.flatten().cpu() / 255.0, pre.std.flatten().cpu() / 255.0
+
+
+def unit_images(images: torch.Tensor, mean: torch.Tensor,
+                std: torch.Tensor) -> torch.Tensor:
+    """Normalised images [N, C, H, W] -> [0, 1] pixels on the CPU, with the
+    [C] ``mean`` and ``std`` of :func:`pixel_mean_std`."""
+    shape = (1, -1, 1, 1)
+    return (images.detach().cpu() * std.view(shape) +
+            mean.view(shape)).clamp(0, 1)

@@ -27,8 +27,8 @@ Usage::
     python tools/analysis_tools/benchmark_segformer.py --archs b0 b2 \
         --size 512 512 --threads 2 --repeats 7 [--per-stage]
 """
-import math
 import argparse
+import math
 import statistics
 from typing import Any, Callable, Dict, List
 

@@ -31,10 +31,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmext.engine.runner.gradinversion_loop import build_settings
 from mmext.inversion import (batch_gradients, dataset_labels,
                              draw_target_batches, load_batch, psnr, ssim)
-from mmext.inversion.objective import (cosine_gradient_distance,
-                                       gradient_matching_loss)
+from mmext.inversion.attack import gradient_distance
+from mmext.inversion.targets import pixel_mean_std, unit_images
 from mmext.registry import DATASETS, MODELS
 
 
@@ -84,24 +85,26 @@ def gradient_distances(cfg: Config, checkpoint: str, dataset,
     """(PSNR, gradient distance to the true batch) of each
     :func:`near_misses` guess for the batch ``indices``, with the config's
     model (weights from ``checkpoint``) and ``test_cfg.attack``'s distance
-    (``'l2'``, the paper's, when the config does not set it)."""
+    (``InversionSettings``' default, the paper's L2, when the config does
+    not set it)."""
     from mmengine.runner import load_checkpoint
     init_default_scope(cfg.get('default_scope', 'mmext'))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.eval()
     normalised, labels = load_batch(model, dataset, indices)
-    pre = model.data_preprocessor
-    mean = pre.mean.view(1, -1, 1, 1) / 255.0
-    std = pre.std.view(1, -1, 1, 1) / 255.0
-    truth = (normalised * std + mean).clamp(0, 1)
-    distance = cosine_gradient_distance if cfg.test_cfg.get(
-        'attack', {}).get('grad_distance', 'l2') == 'cosine' \
-        else gradient_matching_loss
+    mean, std = pixel_mean_std(model)
+    truth = unit_images(normalised, mean, std)
+    distance = gradient_distance(
+        build_settings(cfg.test_cfg.get('attack', {})).grad_distance)
     target = batch_gradients(model, normalised, labels)
+
+    def normalise(guess: torch.Tensor) -> torch.Tensor:
+        return (guess - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
+
     return {
         name: (psnr(guess, truth).mean().item(),
-               distance(batch_gradients(model, (guess - mean) / std, labels),
+               distance(batch_gradients(model, normalise(guess), labels),
                         target).item())
         for name, guess in near_misses(truth).items()
     }

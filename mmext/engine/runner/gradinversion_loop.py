@@ -37,7 +37,8 @@ from mmext.inversion import (GradInversion, InversionSettings,
                              load_gradients_file, match_batch_order,
                              recover_labels)
 from mmext.inversion.attack import check_settings, valid_range
-from mmext.inversion.targets import SAMPLINGS
+from mmext.inversion.targets import (SAMPLINGS, pixel_mean_std,
+                                     unit_images)
 from mmext.registry import LOOPS
 from mmext.utils.atomic import atomic_torch_save
 from mmext.visualization.inversion_grid import save_pair_grid
@@ -177,22 +178,13 @@ class GradInversionLoop(BaseLoop):
         """(lower, upper, mean, std), each [C]: the normalised bounds of
         [0, 1] pixels and the preprocessor's mean and std in [0, 1] units.
         """
-        pre = self.model.data_preprocessor
-        if not getattr(pre, '_enable_normalize', False):
-            raise ValueError(
-                'GradInversionLoop needs a data_preprocessor with mean and '
-                'std (the image box and the metrics are defined in pixels)')
-        mean = pre.mean.flatten().cpu() / 255.0
-        std = pre.std.flatten().cpu() / 255.0
+        mean, std = pixel_mean_std(self.model)
         lower, upper = valid_range(mean.tolist(), std.tolist())
         return lower, upper, mean, std
 
     def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised images -> [0, 1] RGB, the space of the metrics."""
-        _, _, mean, std = self._pixel_range()
-        shape = (1, -1, 1, 1)
-        return (images.detach().cpu() * std.view(shape) +
-                mean.view(shape)).clamp(0, 1)
+        return unit_images(images, *pixel_mean_std(self.model))
 
     def _features(self, images: torch.Tensor) -> Optional[torch.Tensor]:
         extract = getattr(self.model, 'extract_feat', None)
