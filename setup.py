@@ -1,4 +1,5 @@
-"""mmext: ten computer-vision papers as OpenMMLab 2.x components."""
+"""mmext: computer-vision papers as OpenMMLab 2.x components (six of ten
+planned papers implemented)."""
 import os
 import os.path as osp
 import shutil
@@ -78,7 +79,8 @@ if __name__ == '__main__':
     setup(
         name='mmext',
         version=get_version(),
-        description='Ten computer-vision papers as OpenMMLab 2.x components',
+        description=('Computer-vision papers as OpenMMLab 2.x components: '
+                     'hooks, models, samplers and loops'),
         long_description=readme(),
         long_description_content_type='text/markdown',
         keywords='computer vision, openmmlab, pruning, segmentation, '

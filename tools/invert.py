@@ -23,9 +23,9 @@ import sys
 import mmext  # noqa: F401  (checkpoint globals, registries)
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             build_runner, export_local_rank, load_cfg)
-from mmext.utils.cpu_dist import close_distributed, setup_cpu_distributed
-from mmext.utils.data_check import check_dataset_paths
+                             build_runner, export_local_rank, load_cfg,
+                             prepare_cfg)
+from mmext.utils.cpu_dist import close_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -86,15 +86,11 @@ def build_cfg(args: argparse.Namespace):
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    try:
-        cfg = build_cfg(args)
-        check_dataset_paths(cfg, keys=('test_dataloader', ))
-        setup_cpu_distributed(cfg)
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
+    cfg = prepare_cfg(build_cfg, args, ('test_dataloader', ),
+                      errors=(FileNotFoundError, RuntimeError, ValueError))
+    if cfg is None:
         return 1
-    runner = build_runner(cfg)
-    runner.test()
+    build_runner(cfg).test()
     close_distributed()
     return 0
 

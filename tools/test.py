@@ -34,10 +34,9 @@ from mmengine.config import Config, ConfigDict
 from mmengine.runner import Runner
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
-                             build_runner, export_local_rank, load_cfg)
-from mmext.utils.cpu_dist import (close_distributed,
-                                  setup_cpu_distributed)
-from mmext.utils.data_check import check_dataset_paths
+                             build_runner, export_local_rank, load_cfg,
+                             prepare_cfg)
+from mmext.utils.cpu_dist import close_distributed
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -196,12 +195,8 @@ def add_dump_metric(runner: Runner, out: str, scope: str) -> None:
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
-    try:
-        cfg = build_cfg(args)
-        check_dataset_paths(cfg, keys=('test_dataloader', ))
-        setup_cpu_distributed(cfg)
-    except (FileNotFoundError, RuntimeError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
+    cfg = prepare_cfg(build_cfg, args, ('test_dataloader', ))
+    if cfg is None:
         return 1
 
     runner = build_runner(cfg)

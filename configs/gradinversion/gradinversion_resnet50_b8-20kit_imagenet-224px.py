@@ -5,7 +5,7 @@
 # paper's weights (configs/_base_/inversion/gradinversion_paper.py).
 #
 # A GPU run: every iteration differentiates ResNet-50 twice for each of the
-# 8 seeds, 20k times (not run in mmext's development, which has no GPU).
+# 8 seeds, 20k times (mmext has not run it; a test runs one iteration).
 #   python tools/invert.py \
 #       configs/gradinversion/gradinversion_resnet50_b8-20kit_imagenet-224px.py \
 #       --checkpoint checkpoints/resnet50_imagenet.pth

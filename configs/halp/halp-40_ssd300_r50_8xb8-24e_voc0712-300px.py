@@ -1,6 +1,6 @@
 # HALP on SSD300 with a ResNet-50 backbone, PASCAL VOC 07+12 (Shen et al.,
 # arXiv 2110.10811): the paper reports 1.94x the dense throughput at -0.56
-# mAP (abstract; pruning.md 2.1/2.9). Its detector is NVIDIA's SSD300 v1.1
+# mAP (abstract). Its detector is NVIDIA's SSD300 v1.1
 # (DeepLearningExamples): ResNet-50 cut after conv4_x (layer3) with that
 # stage's stride set to 1, so it outputs 1024 x 38 x 38 at 300 px, then five
 # extra blocks (1x1 conv to half width, 3x3 conv, each with BN and ReLU) for
@@ -66,7 +66,7 @@ halp_hook = dict(
     # (Assumes the paper times the network without NMS.)
     target_ratio=0.40,
     # The backbone+neck latency table at the deployment batch (our choice;
-    # the paper's SSD batch size is not in our notes). Build it on that GPU
+    # the abstract gives no SSD batch size). Build it on that GPU
     # (replace <device>):
     #   python tools/pruning/build_latency_lut.py \
     #       configs/halp/halp-40_ssd300_r50_8xb8-24e_voc0712-300px.py \
@@ -75,10 +75,10 @@ halp_hook = dict(
     lut='work_dirs/halp/luts/ssd300_r50_voc0712-300px_<device>_b32.json',
     latency_batch=32,
     input_shape=(3, 300, 300),
-    # The ImageNet schedule of the reference (pruning.md 2.8): from
-    # iteration 0, every 40 iterations, 30 steps (1200 iterations, ~4.6
-    # passes over VOC 07+12 at batch 64); the paper's SSD schedule is not in
-    # our notes.
+    # The ImageNet schedule of the reference (NVlabs/HALP
+    # configs/exp_configs/rn50_imagenet_prune.yaml): from iteration 0, every
+    # 40 iterations, 30 steps (1200 iterations, ~4.6 passes over VOC 07+12 at
+    # batch 64); the reference code is ResNet-only and has no SSD schedule.
     start=0,
     interval=40,
     num_steps=30,

@@ -3,7 +3,7 @@
 # NeurIPS 2022, arXiv 2110.10811), with the reference recipe of NVlabs/HALP
 # (configs/exp_configs/rn50_imagenet_prune.yaml): start from a trained dense
 # model, prune during the first ~1200 iterations, fine-tune to 90 epochs.
-# Reported (NVlabs/HALP README, /work/shared/research/pruning.md 2.9):
+# Reported (NVlabs/HALP README):
 # 76.47 top-1, 93.11 top-5, 1.957 GFLOPs, 1674 FPS (batch 256); the abstract
 # gives 1.60x the dense throughput at +0.3 top-1.
 # The 80% and 30% variants and ResNet-101 inherit this file.
@@ -22,7 +22,7 @@ model = dict(
     backbone=dict(depth=50),
     in_channels=2048,
     num_classes=1000,
-    # The reference's label smoothing (pruning.md 2.8).
+    # The reference's label smoothing (rn50_imagenet_prune.yaml).
     label_smoothing=0.1)
 
 # HALP starts from a trained dense network (the reference's --pretrained
@@ -51,7 +51,8 @@ halp_hook = dict(
     lut='work_dirs/halp/luts/resnet50_imagenet-224px_<device>_b256.json',
     latency_batch=256,
     input_shape=(3, 224, 224),
-    # Reference schedule (pruning.md 2.8): from iteration 0, one pruning
+    # Reference schedule (rn50_imagenet_prune.yaml: prune_start_iter 0,
+    # prune_interval 40, prune_steps 30): from iteration 0, one pruning
     # step every 40 iterations (Taylor saliency averaged over those 40), 30
     # steps, so pruning ends at iteration 1200, within the first epoch at
     # batch 1024 (1251 iterations per epoch); the latency target falls
@@ -62,7 +63,7 @@ halp_hook = dict(
     importance='taylor',
     # The reference prunes neurons in blocks (knapsack items) of 2 channels
     # for the stem and 32, 64 or 128 for the other convs, chosen per layer
-    # (configs/prune_configs/rn50_prune_groups.json; pruning.md 2.6). The
+    # (NVlabs/HALP configs/prune_configs/rn50_prune_groups.json). The
     # hook takes one size for every group: 32, the reference's finest
     # non-stem value (the stem is not pruned here), which divides every
     # ResNet width (64..2048) and gives the knapsack the finest choice the
@@ -71,7 +72,7 @@ halp_hook = dict(
     # The whole classifier (model(x, mode='tensor')); the logits are kept.
     scope=None,
     # The reference gives the stem's group an importance of 10000 so it is
-    # never pruned (prune/pruner.py, pruning.md 2.2).
+    # never pruned (NVlabs/HALP prune/pruner.py).
     ignored_layers=('backbone.conv1', ),
     allocation='knapsack')
 custom_hooks = [halp_hook]

@@ -1,5 +1,5 @@
 # Panoptic SegFormer scaled to the Shapes suite and a 2-core CPU: ResNet-18
-# at half width from scratch (no model hub here), 128 embedding dims,
+# at half width from scratch (no pretrained weights), 128 embedding dims,
 # 3 + 3 deformable layers, 20 thing queries (scenes hold at most 4 objects),
 # 2-layer thing and 3-layer stuff mask decoders. Everything else (query
 # filter, losses and their weights, mask-wise merging) is the COCO recipe.

@@ -1,7 +1,7 @@
 # SegFormer MiT-B0 trained from scratch on the Shapes suite at 256x256 (the
 # 128 px scenes upsampled): the demo that proves the model, data and tools
 # end to end on a 2-core CPU within 10 minutes (docs/benchmarks.md).
-# No ImageNet weights exist here, so the recipe departs from the paper's
+# It starts without ImageNet weights, so the recipe departs from the paper's
 # fine-tuning schedule: a higher learning rate, no stochastic depth, and
 # thing classes (8 shapes, about 18 % of the pixels) weighted 5x in the
 # loss so that shape recognition is learned within the budget.

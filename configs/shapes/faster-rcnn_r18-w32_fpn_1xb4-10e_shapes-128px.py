@@ -1,8 +1,8 @@
 # Smoke config: stock mmdet Faster R-CNN with a ResNet-18 FPN, trained from
-# scratch (no model hub here) on the Shapes suite's COCO files. The ResNet-18
-# is at half width (base_channels=32), as in the classification smoke config:
-# the full-width model reached only bbox AP50 0.39 in the 6 epochs that fit
-# in 10 minutes on a 2-core CPU (docs/benchmarks.md).
+# scratch (no pretrained weights) on the Shapes suite's COCO files. The
+# ResNet-18 is at half width (base_channels=32), as in the classification
+# smoke config: the full-width model reached only bbox AP50 0.39 in the 6
+# epochs that fit in 10 minutes on a 2-core CPU (docs/benchmarks.md).
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',

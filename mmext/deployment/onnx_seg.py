@@ -27,7 +27,6 @@ Typical use::
 import importlib
 import json
 import math
-import os.path as osp
 import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -63,13 +62,15 @@ def _require(module: str, purpose: str):
 def build_segmentor(cfg, checkpoint: Optional[str] = None) -> nn.Module:
     """Build the segmentor of an mmseg-scope config in eval mode on CPU.
 
-    SyncBN layers are reverted to BN (no process group is needed) and the
-    backbone's ``init_cfg`` is not applied: weights come from
-    ``checkpoint``, or stay randomly initialised without one.
+    :func:`mmext.apis.init_model` with the export's settings: the config
+    must be mmseg-scope, the model is built without its ``train_cfg``,
+    SyncBN layers become BN (no process group is needed) and the checkpoint
+    is loaded strictly. Weights come from ``checkpoint``, or stay randomly
+    initialised without one.
 
     Args:
         cfg (mmengine.Config): A config with ``default_scope='mmseg'`` and a
-            ``model`` (e.g. ``configs/segformer/*.py``).
+            ``model`` (e.g. ``configs/segformer/*.py``); not changed.
         checkpoint (str, optional): An mmengine checkpoint of that model
             (``{'state_dict': ..., 'meta': ...}`` or a bare state dict),
             loaded strictly. ``meta.dataset_meta`` becomes
@@ -83,42 +84,25 @@ def build_segmentor(cfg, checkpoint: Optional[str] = None) -> nn.Module:
         FileNotFoundError: ``checkpoint`` does not exist.
         RuntimeError: The checkpoint's keys or shapes do not fit the model.
     """
+    from mmext.apis import init_model
+
     scope = cfg.get('default_scope', None)
     if scope != 'mmseg':
         raise ValueError(
             f"default_scope: ONNX export of segmentors needs an mmseg-scope "
             f"config (default_scope = 'mmseg'), got {scope!r}")
-    if cfg.get('model', None) is None:
-        raise ValueError('model: the config defines no model to export')
-    if checkpoint is not None and '://' not in checkpoint and \
-            not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'checkpoint: no file {checkpoint!r}; pass the .pth written by '
-            'tools/train.py (e.g. work_dirs/<config>/iter_N.pth), or leave '
-            'it out to export random weights')
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-
-    init_default_scope('mmseg')
-    model_cfg = cfg.model.copy()
-    model_cfg['train_cfg'] = None
-    model = revert_sync_batchnorm(MODELS.build(model_cfg))
-    if checkpoint is not None:
-        try:
-            ckpt = load_checkpoint(model, checkpoint, map_location='cpu',
-                                   strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'checkpoint: {checkpoint!r} does not fit the model of the '
-                f'config (use the config it was trained with; convert '
-                f'released SegFormer weights with tools/model_converters/'
-                f'segformer2mmext.py): {err}') from err
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        if isinstance(meta, dict) and 'dataset_meta' in meta:
-            model.dataset_meta = meta['dataset_meta']
-    return model.eval()
+    try:
+        return init_model(cfg, checkpoint, device='cpu',
+                          cfg_options={'model.train_cfg': None},
+                          strict=True)
+    except RuntimeError as err:
+        if checkpoint is None:
+            raise
+        raise RuntimeError(
+            f'checkpoint: {checkpoint!r} does not fit the model of the '
+            f'config (use the config it was trained with; convert '
+            f'released SegFormer weights with tools/model_converters/'
+            f'segformer2mmext.py): {err}') from err
 
 
 class SegmentorLogits(nn.Module):

@@ -1,1 +1,1 @@
-"""mmext.engine: components are added by their issues."""
+"""mmext.engine: hooks, runner loops and optimisation components."""

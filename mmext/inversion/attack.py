@@ -14,8 +14,11 @@ the mean of the seeds after registering each to their pixel mean
 (:mod:`.registration`: phase-correlation translations where the paper uses
 RANSAC-Flow; ``registration='none'`` is the paper's "lazy" mean), refreshed
 every ``group_every`` iterations from ``group_start`` on. Defaults are the
-paper's weights (``research/inversion_mvs.md`` 1.3); the iteration count
-follows breaching's reimplementation (20k, unverified).
+paper's weights and schedule (Sec. 3.5: |G| = 8, Adam at lr 0.1 with a
+50-iteration warm-up, a_tv 1e-4, a_l2 1e-6, a_BN 0.1, a_G 1e-3, a_group
+0.01, a_n 0.2); the paper does not state the iteration count, and 20k
+follows the public reimplementation in JonasGeiping/breaching
+(``breaching/config/attack/seethroughgradients.yaml``).
 """
 import math
 from contextlib import nullcontext

@@ -1,11 +1,24 @@
 """The batches a GradInversion run attacks (Yin et al., "See through
 Gradients: Image Batch Recovery via GradInversion", CVPR 2021, arXiv
-2104.07586): drawn from a dataset, or read from a gradients file a user
-provides."""
+2104.07586), and what the attacker observes of each.
+
+A batch is drawn from a dataset (:func:`draw_target_batches`) or read from
+a gradients file a user provides (:func:`load_gradients_file`).
+:func:`dataset_target`, :func:`batch_target` and :func:`file_target` turn
+it into an :class:`InversionTarget`: the batch-averaged gradients, the
+labels the attack uses (recovered from the last linear layer, Eq. 8, or the
+true ones) and, when known, the true images and their features to score a
+reconstruction against.
+"""
 import random
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from torch import nn
+
+from .gradients import batch_gradients
+from .labels import attack_labels, last_linear_weight_index
 
 SAMPLINGS = ('random', 'distinct_labels')
 
@@ -171,3 +184,208 @@ def unit_images(images: torch.Tensor, mean: torch.Tensor,
     shape = (1, -1, 1, 1)
     return (images.detach().cpu() * std.view(shape) +
             mean.view(shape)).clamp(0, 1)
+
+
+def draw_pool(num_items: int, exclude: Collection[int], size: int,
+              seed: int) -> List[int]:
+    """Dataset indices of the extra identifiability pool.
+
+    Args:
+        num_items (int): Items in the dataset.
+        exclude (Collection[int]): Indices already attacked.
+        size (int): Pool size (fewer when the dataset runs out).
+        seed (int): Seed of the draw (a ``torch.Generator``).
+
+    Returns:
+        list[int]: Up to ``size`` distinct indices, none in ``exclude``, in
+        a random order reproducible from ``seed``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(num_items, generator=generator).tolist()
+    return [i for i in order if i not in exclude][:size]
+
+
+def image_features(model: nn.Module,
+                   images: torch.Tensor) -> Optional[torch.Tensor]:
+    """The model's last feature map of ``images`` (no gradient).
+
+    Args:
+        model (nn.Module): A classifier with ``extract_feat`` (mmext's and
+            mmpretrain's); other models have no features here.
+        images (Tensor): [N, C, H, W], normalised as the model expects.
+
+    Returns:
+        Tensor | None: The last output of ``extract_feat``, [N, ...] (e.g.
+        [N, D] after global pooling), or None without ``extract_feat``.
+    """
+    extract = getattr(model, 'extract_feat', None)
+    if extract is None:
+        return None
+    with torch.no_grad():
+        feats = extract(images)
+    return feats[-1] if isinstance(feats, (list, tuple)) else feats
+
+
+@dataclass(frozen=True)
+class InversionTarget:
+    """One attacked batch: what the attacker observes, and the truth.
+
+    Attributes:
+        gradients (list[Tensor]): The batch-averaged gradients, one per
+            trainable parameter in ``model.parameters()`` order.
+        labels (LongTensor): [B] the labels the attack uses, on the
+            model's device.
+        label_source (str): ``'recovered'`` (from the gradient) or
+            ``'true'`` (the batch's own labels): where ``labels`` came from.
+        image_shape (tuple[int, int, int]): (C, H, W) of the images.
+        ids (list[int]): [B] the dataset index of each image; -B..-1 for
+            the images of a gradients file.
+        images (Tensor | None): [B, C, H, W] the true batch, normalised as
+            the model expects; None when unknown (a gradients file without
+            images).
+        true_labels (LongTensor | None): [B] the batch's labels, if known.
+        recovered_labels (LongTensor | None): [B] the labels the gradient
+            gives (sorted), None when B exceeds the number of classes.
+        features (Tensor | None): [B, ...] :func:`image_features` of
+            ``images``, for identifiability in feature space; None without
+            images, without ``extract_feat`` or when not asked for.
+    """
+    gradients: List[torch.Tensor]
+    labels: torch.Tensor
+    label_source: str
+    image_shape: Tuple[int, int, int]
+    ids: List[int]
+    images: Optional[torch.Tensor] = None
+    true_labels: Optional[torch.Tensor] = None
+    recovered_labels: Optional[torch.Tensor] = None
+    features: Optional[torch.Tensor] = None
+
+    @property
+    def batch_size(self) -> int:
+        """B, the number of attacked images."""
+        return len(self.ids)
+
+
+def _trainable(model: nn.Module) -> Tuple[List[str], List[nn.Parameter]]:
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [n for n, _ in named], [p for _, p in named]
+
+
+def _target(model: nn.Module, gradients: List[torch.Tensor],
+            label_source: str, ids: List[int], image_shape: Sequence[int],
+            images: Optional[torch.Tensor],
+            true_labels: Optional[torch.Tensor],
+            with_features: bool) -> InversionTarget:
+    """The labels and features of a batch whose gradients are known."""
+    _, params = _trainable(model)
+    fc_weight_grad = gradients[last_linear_weight_index(model, params)]
+    labels, recovered = attack_labels(fc_weight_grad, len(ids), label_source,
+                                      true_labels)
+    features = image_features(model, images) \
+        if with_features and images is not None else None
+    return InversionTarget(
+        gradients=gradients,
+        labels=labels.to(params[0].device),
+        label_source=label_source,
+        image_shape=tuple(int(v) for v in image_shape),
+        ids=list(ids),
+        images=images,
+        true_labels=true_labels,
+        recovered_labels=recovered,
+        features=features)
+
+
+def batch_target(model: nn.Module,
+                 images: torch.Tensor,
+                 labels: torch.Tensor,
+                 label_source: str = 'recovered',
+                 ids: Optional[Sequence[int]] = None,
+                 with_features: bool = True) -> InversionTarget:
+    """The target of a batch a client trains on: its gradients computed
+    with ``model`` (:func:`~mmext.inversion.batch_gradients`, eval mode).
+
+    Args:
+        model (nn.Module): The attacked classifier, in eval mode.
+        images (Tensor): [B, C, H, W], normalised as the model expects.
+        labels (LongTensor): [B] the batch's labels.
+        label_source (str): ``'recovered'`` (the paper) or ``'true'``.
+        ids (Sequence[int], optional): [B] dataset indices of the images;
+            0..B-1 by default.
+        with_features (bool): Also compute :attr:`InversionTarget.features`.
+
+    Returns:
+        InversionTarget: With images, true and recovered labels.
+
+    Raises:
+        ValueError: The model has no trainable last ``nn.Linear``, or the
+            label source cannot serve the batch (see
+            :func:`~mmext.inversion.labels.attack_labels`).
+    """
+    ids = list(range(len(labels))) if ids is None else list(ids)
+    if len(ids) != len(labels) or len(images) != len(labels):
+        raise ValueError(f'batch_target: {len(images)} images, '
+                         f'{len(labels)} labels and {len(ids)} ids must '
+                         'have the same length')
+    gradients = batch_gradients(model, images, labels)
+    return _target(model, gradients, label_source, ids, images.shape[1:],
+                   images, labels, with_features)
+
+
+def dataset_target(model: nn.Module,
+                   dataset,
+                   indices: Sequence[int],
+                   label_source: str = 'recovered',
+                   with_features: bool = True) -> InversionTarget:
+    """:func:`batch_target` of dataset items (:func:`load_batch`).
+
+    Args:
+        model (nn.Module): The attacked classifier, in eval mode.
+        dataset: An MMEngine classification dataset.
+        indices (Sequence[int]): [B] the items of the batch.
+        label_source (str): ``'recovered'`` (the paper) or ``'true'``.
+        with_features (bool): Also compute :attr:`InversionTarget.features`.
+
+    Returns:
+        InversionTarget: With ``ids`` = ``indices``.
+    """
+    images, labels = load_batch(model, dataset, indices)
+    return batch_target(model, images, labels, label_source, indices,
+                        with_features)
+
+
+def file_target(model: nn.Module,
+                path: str,
+                label_source: str = 'recovered',
+                image_shape: Optional[Sequence[int]] = None,
+                with_features: bool = True) -> InversionTarget:
+    """The target in a gradients file (:func:`load_gradients_file`).
+
+    Args:
+        model (nn.Module): The attacked classifier, in eval mode.
+        path (str): The gradients file.
+        label_source (str): ``'recovered'`` (the paper) or ``'true'``
+            (needs ``'labels'`` in the file).
+        image_shape (Sequence[int], optional): (C, H, W), needed when the
+            file has no ``'images'``.
+        with_features (bool): Also compute :attr:`InversionTarget.features`
+            (when the file has images).
+
+    Returns:
+        InversionTarget: With ``ids`` -B..-1.
+
+    Raises:
+        ValueError: The file does not fit the model, lacks what the label
+            source needs, or has no images and no ``image_shape`` is given.
+    """
+    names, params = _trainable(model)
+    data = load_gradients_file(path, params, names)
+    images = data['images']
+    if images is None and image_shape is None:
+        raise ValueError(
+            f'{path} has no "images"; set image_shape=(C, H, W) '
+            '(GradInversionLoop.image_shape, tools/invert.py --image-shape)')
+    batch_size = data['batch_size']
+    return _target(model, data['gradients'], label_source,
+                   list(range(-batch_size, 0)),
+                   images.shape[1:] if images is not None else image_shape,
+                   images, data['labels'], with_features)

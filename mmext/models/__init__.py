@@ -9,8 +9,8 @@ import importlib.util
 from .cls import *  # noqa: F401,F403
 
 if importlib.util.find_spec('torch_pruning') is not None:
-    # registers mmext.PrunedModel, the slim model of a pruned checkpoint
-    from mmext.pruning import export as _pruning_export  # noqa: F401
+    # mmext.PrunedModel, the slim model of a pruned checkpoint
+    from .pruned_model import build_pruned_model  # noqa: F401
 
 if importlib.util.find_spec('mmseg') is not None:
     from .seg import *  # noqa: F401,F403

@@ -25,7 +25,7 @@ import torch
 
 from .graph import CONSUMER, PRODUCER, ChannelGroup
 from .knapsack import latency_knapsack
-from .latency import LatencyLUT, LayerSignature, predict_network_latency
+from .latency import LatencyModel, LayerSignature
 from .masks import width_masks
 
 Channels = Dict[str, Tuple[int, int]]
@@ -64,11 +64,18 @@ def layer_channels(groups: List[ChannelGroup],
 
 def network_latency(groups: List[ChannelGroup],
                     keep: Mapping[str, torch.Tensor],
-                    signatures: Mapping[str, LayerSignature],
-                    lut: LatencyLUT) -> float:
-    """Predicted latency (ms) of the network under ``keep``."""
-    return predict_network_latency(signatures, lut,
-                                   layer_channels(groups, keep, signatures))
+                    latency: LatencyModel) -> float:
+    """Predicted latency (ms) of the network under ``keep``.
+
+    Args:
+        groups (list[ChannelGroup]): The prunable groups.
+        keep (dict[str, Tensor]): Group key to bool mask [C].
+        latency (LatencyModel): The table and the timed layers.
+
+    Returns:
+        float: Milliseconds.
+    """
+    return latency.predict(layer_channels(groups, keep, latency.signatures))
 
 
 @dataclass
@@ -130,8 +137,7 @@ def _masks_from_counts(groups: List[ChannelGroup],
 def _group_options(group: ChannelGroup, keep: torch.Tensor,
                    saliency: torch.Tensor, block_size: int,
                    channels: Channels,
-                   signatures: Mapping[str, LayerSignature],
-                   lut: LatencyLUT) -> _GroupOptions:
+                   latency: LatencyModel) -> _GroupOptions:
     """Values and costs of keeping k = 0..K blocks of one group.
 
     ``channels`` are the current (cin, cout) of every layer; the producers'
@@ -153,26 +159,24 @@ def _group_options(group: ChannelGroup, keep: torch.Tensor,
     for n_kept in kept_counts:
         cost = 0.0
         for member in group.producers:
-            sig = signatures.get(member.name)
+            sig = latency.signatures.get(member.name)
             if sig is None:
                 continue
             dropped = int((rank[member.group_index] >= n_kept).sum())
             cout = channels[member.name][1] - dropped
             cin = cout if sig.channelwise else channels[member.name][0]
-            cost += lut.cost(sig, cin, cout)
+            cost += latency.layer_cost(member.name, cin, cout)
         costs.append(cost)
     return _GroupOptions(order, kept_counts, values, costs)
 
 
 def _candidate(groups: List[ChannelGroup], options: List[_GroupOptions],
-               blocks: Sequence[int],
-               signatures: Mapping[str, LayerSignature],
-               lut: LatencyLUT) -> Allocation:
+               blocks: Sequence[int], latency: LatencyModel) -> Allocation:
     keep = _masks_from_counts(
         groups, [o.order for o in options],
         [o.kept_counts[k - 1] for o, k in zip(options, blocks)])
     return Allocation(keep, list(blocks),
-                      network_latency(groups, keep, signatures, lut), True)
+                      network_latency(groups, keep, latency), True)
 
 
 def allocate(groups: List[ChannelGroup],
@@ -180,8 +184,7 @@ def allocate(groups: List[ChannelGroup],
              saliency: Mapping[str, torch.Tensor],
              target: float,
              block_size: int,
-             signatures: Mapping[str, LayerSignature],
-             lut: LatencyLUT,
+             latency: LatencyModel,
              refinements: int = 12) -> Allocation:
     """One HALP pruning step.
 
@@ -202,22 +205,21 @@ def allocate(groups: List[ChannelGroup],
         target (float): Latency target of this step (ms).
         block_size (int): Channels per knapsack item (HALP's neuron group
             size); a group's last block may be smaller.
-        signatures (dict[str, LayerSignature]): The timed layers.
-        lut (LatencyLUT): The latency table.
+        latency (LatencyModel): The latency table and the timed layers.
         refinements (int): Bisection steps on the budget; 0 is the
             reference's single solve. Defaults to 12.
 
     Returns:
         Allocation: The new masks and their predicted latency.
     """
-    channels = layer_channels(groups, keep, signatures)
+    channels = layer_channels(groups, keep, latency.signatures)
     produced = {m.name for g in groups for m in g.producers}
     constant = sum(
-        lut.cost(sig, *channels[name])
-        for name, sig in signatures.items() if name not in produced)
+        latency.layer_cost(name, *channels[name])
+        for name in latency.signatures if name not in produced)
     options = [
         _group_options(g, keep[g.key], saliency[g.key], block_size,
-                       channels, signatures, lut) for g in groups
+                       channels, latency) for g in groups
     ]
     values = [o.values for o in options]
     costs = [o.costs for o in options]
@@ -227,13 +229,12 @@ def allocate(groups: List[ChannelGroup],
             f'pruning step: latency target {target:.4g} ms is below the '
             f'{floor + constant:.4g} ms this step can reach; keeping one '
             'block of every group')
-        best = _candidate(groups, options, [1] * len(options), signatures,
-                          lut)
+        best = _candidate(groups, options, [1] * len(options), latency)
         best.met_target = False
         return best
     best = _candidate(groups, options,
                       latency_knapsack(values, costs, target - constant),
-                      signatures, lut)
+                      latency)
     low, high = target - constant, sum(max(c[1:]) for c in costs)
     for _ in range(refinements):
         if high - low <= 1e-6 * max(abs(high), 1.0):
@@ -241,7 +242,7 @@ def allocate(groups: List[ChannelGroup],
         middle = (low + high) / 2
         candidate = _candidate(groups, options,
                                latency_knapsack(values, costs, middle),
-                               signatures, lut)
+                               latency)
         if candidate.latency <= target:
             low, best = middle, candidate
         else:
@@ -249,21 +250,19 @@ def allocate(groups: List[ChannelGroup],
     return best
 
 
-def smallest_latency(groups: List[ChannelGroup],
-                     signatures: Mapping[str, LayerSignature],
-                     lut: LatencyLUT, block_size: int) -> float:
+def smallest_latency(groups: List[ChannelGroup], latency: LatencyModel,
+                     block_size: int) -> float:
     """Predicted latency with one block of channels left in every group."""
     keep = width_masks(
         groups, {g.key: min(block_size, g.num_channels)
                  for g in groups})
-    return network_latency(groups, keep, signatures, lut)
+    return network_latency(groups, keep, latency)
 
 
 def allocate_uniform(groups: List[ChannelGroup],
                      keep: Mapping[str, torch.Tensor],
                      saliency: Mapping[str, torch.Tensor], target: float,
-                     block_size: int, signatures: Mapping[str, LayerSignature],
-                     lut: LatencyLUT) -> Allocation:
+                     block_size: int, latency: LatencyModel) -> Allocation:
     """The uniform-width baseline: one width fraction for every group.
 
     Every group keeps the same fraction ``f`` of its full width (rounded to
@@ -282,20 +281,20 @@ def allocate_uniform(groups: List[ChannelGroup],
                 min(int(order.numel()), max(1, blocks) * block_size))
         return out
 
-    def latency(fraction: float) -> float:
+    def latency_at(fraction: float) -> float:
         return network_latency(groups,
                                _masks_from_counts(groups, ranked,
                                                   counts(fraction)),
-                               signatures, lut)
+                               latency)
 
     low, high = 0.0, 1.0
-    met_target = latency(low) <= target
-    if latency(high) <= target:
+    met_target = latency_at(low) <= target
+    if latency_at(high) <= target:
         low = high
     else:
         for _ in range(40):
             middle = (low + high) / 2
-            low, high = (middle, high) if latency(middle) <= target else (
+            low, high = (middle, high) if latency_at(middle) <= target else (
                 low, middle)
     kept_counts = counts(low)
     new_keep = _masks_from_counts(groups, ranked, kept_counts)
@@ -305,5 +304,5 @@ def allocate_uniform(groups: List[ChannelGroup],
     return Allocation(
         keep=new_keep,
         blocks=[math.ceil(c / block_size) for c in kept_counts],
-        latency=network_latency(groups, new_keep, signatures, lut),
+        latency=network_latency(groups, new_keep, latency),
         met_target=met_target)

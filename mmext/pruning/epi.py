@@ -12,9 +12,9 @@ fraction: the survivors' counts per coupled group are the architecture
 and the Early Pruning Indicator is the mean similarity of the newest
 architecture to the ``window`` before it. Pruning fires at the first epoch
 whose EPI is at least ``tau`` and not below any of its previous
-``patience`` values (:func:`should_prune`). No official code exists; the
-formulas follow the research notes (``pruning.md`` section 1.2), which mark
-them as reconstructed.
+``patience`` values (:func:`should_prune`). No official code exists
+(NVlabs/EPI hosts the project page only); the formulas are those that
+third-party reimplementations give as the paper's Eqs. (4)-(6).
 """
 from typing import Dict, List, Mapping, Sequence
 
@@ -84,20 +84,21 @@ def should_prune(scores: Sequence[float],
                  strict: bool = False) -> bool:
     """EPI's trigger on the newest score.
 
-    The notes state the second condition strictly (``EPI_t > EPI_{t-j}``),
-    which ``strict=True`` gives. By default mmext uses ``>=``: once the
-    dominant architecture stops changing at all, EPI saturates at exactly
-    1.0 and a strict test would never fire on the very plateau the method
-    looks for.
+    Third-party summaries of the paper state the second condition strictly
+    (``EPI_t > EPI_{t-j}``), which ``strict=True`` gives. By default mmext
+    uses ``>=``: once the dominant architecture stops changing at all, EPI
+    saturates at exactly 1.0 and a strict test would never fire on the very
+    plateau the method looks for.
 
     Args:
         scores (Sequence[float]): EPI values, oldest first.
-        tau (float): Threshold (0.983 magnitude / 0.944 Taylor in the
-            notes, for ResNet-50; unverified).
+        tau (float): Threshold (0.983 magnitude / 0.944 Taylor for
+            ResNet-50 as third-party reimplementations give the paper's
+            values; the paper selects one per network and criterion).
         patience (int): The newest score must be at least (``strict``:
             above) each of this many previous scores.
-        strict (bool): Require ``>`` against the previous scores (the
-            notes' wording) instead of ``>=``. Defaults to False.
+        strict (bool): Require ``>`` against the previous scores (that
+            strict wording) instead of ``>=``. Defaults to False.
 
     Returns:
         bool: True when ``scores[-1] >= tau`` and ``scores[-1] >=

@@ -10,18 +10,18 @@ exactly zero, the slim network computes what the masked one computes (HALP,
 Shen et al., arXiv 2110.10811, builds its slim ResNet the same way from its
 masks).
 
-:func:`build_pruned_model` (registered as ``mmext.PrunedModel``) rebuilds the
-slim architecture from a config: the dense model, then each group cut to its
-recorded width by keeping its first channels, which is where
-:func:`slim_model` put the kept ones. A slim checkpoint loads into it with
-``strict=True``.
+:func:`cut_to_widths` rebuilds the slim architecture from the dense one:
+each group cut to its recorded width by keeping its first channels, which is
+where :func:`slim_model` put the kept ones. A slim checkpoint loads into it
+with ``strict=True``. Configs reach it as ``mmext.PrunedModel``
+(:func:`mmext.models.pruned_model.build_pruned_model`).
 """
+import warnings
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
-from mmext.registry import MODELS
 from .graph import ChannelGroup, build_channel_groups, dependency_graph, \
     example_inputs, strip_wrapper_prefix
 from .masks import check_group_keys, width_masks
@@ -100,30 +100,45 @@ def kept_widths(keep: Mapping[str, torch.Tensor]) -> Dict[str, int]:
     return {key: int(mask.sum()) for key, mask in keep.items()}
 
 
-@MODELS.register_module(name='PrunedModel')
-def build_pruned_model(model: dict,
-                       channels: Dict[str, int],
-                       input_shape: Sequence[int],
-                       scope: Optional[Sequence[str]] = None,
-                       ignored_layers: Sequence[str] = ()) -> nn.Module:
-    """Build ``model`` and cut every channel group to its recorded width.
+def cut_to_widths(model: nn.Module,
+                  channels: Mapping[str, int],
+                  input_shape: Sequence[int],
+                  scope: Optional[Sequence[str]] = None,
+                  ignored_layers: Sequence[str] = ()) -> nn.Module:
+    """Cut every channel group of ``model`` to its recorded width, in place.
 
-    This is the ``model`` entry of the config that
-    ``tools/pruning/export_pruned.py`` writes; the module it returns is the
-    dense model's own class, so data preprocessing, losses and
-    ``forward(mode=...)`` are unchanged.
+    Each group keeps its first ``channels[key]`` channels, which is where
+    :func:`slim_model` put the kept ones, so the weights of a slimmed
+    checkpoint load into the result with ``strict=True``.
 
     Args:
-        model (dict): The dense model config.
-        channels (dict[str, int]): Group key to kept channels.
+        model (nn.Module): The dense model (weights are irrelevant).
+        channels (dict[str, int]): Group key to kept channels
+            (:func:`kept_widths`).
         input_shape (Sequence[int]): Tracing input shape (C, H, W).
         scope (Sequence[str], optional): Pruned sub-modules, as in
             ``mmext.HALPHook``.
         ignored_layers (Sequence[str]): As in ``mmext.HALPHook``.
 
     Returns:
-        nn.Module: The slim model (weights initialised, not trained).
+        nn.Module: ``model``, slim.
+
+    Raises:
+        KeyError: If ``channels`` names a group the model does not have, or
+            misses one it has.
     """
-    return _slim(
-        MODELS.build(model), input_shape, scope, ignored_layers,
-        lambda groups: width_masks(groups, channels))
+    return _slim(model, input_shape, scope, ignored_layers,
+                 lambda groups: width_masks(groups, channels))
+
+
+def __getattr__(name: str):
+    if name != 'build_pruned_model':
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
+    warnings.warn(
+        'mmext.pruning.export.build_pruned_model moved to '
+        'mmext.models.pruned_model.build_pruned_model (registered as '
+        'mmext.PrunedModel); import it from there (the old path goes in the '
+        'next release)', DeprecationWarning, stacklevel=2)
+    from mmext.models.pruned_model import build_pruned_model
+    return build_pruned_model

@@ -1,49 +1,33 @@
-"""Config plumbing shared by ``tools/pruning/*``: the pruning hook's
-settings and the model of an OpenMMLab config."""
-import copy
-from typing import Sequence
+"""Deprecated: the config plumbing of the pruning tools moved out of the
+pruning core.
 
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.utils import import_modules_from_strings
-from torch import nn
+``pruning_hook_index``, ``pruning_hook_cfg`` and ``PRUNING_HOOKS`` are in
+:mod:`mmext.engine.hooks.pruning_config`; ``build_model`` is replaced by
+:func:`mmext.apis.init_model`. The old names keep working for one release
+with a ``DeprecationWarning``.
+"""
+import importlib
+import warnings
 
-PRUNING_HOOKS = ('HALPHook', 'EPIHook')
-
-
-def pruning_hook_index(cfg: Config,
-                       names: Sequence[str] = PRUNING_HOOKS) -> int:
-    """Position in ``cfg.custom_hooks`` of the first hook named in
-    ``names`` (the type's last dotted part, so ``mmext.EPIHook`` matches
-    ``'EPIHook'``).
-
-    Raises:
-        ValueError: If the config has none, naming the fix.
-    """
-    for index, hook in enumerate(cfg.get('custom_hooks', None) or []):
-        if str(hook.get('type', '')).split('.')[-1] in names:
-            return index
-    raise ValueError(
-        f'{cfg.filename}: custom_hooks has no mmext pruning hook '
-        f'({", ".join("mmext." + h for h in names)}); the tool reads its '
-        'settings (input_shape, scope, ignored_layers, ...) from it. Add '
-        f'one, e.g. dict(type="mmext.{names[0]}", ...); configs/halp and '
-        'configs/epi have examples.')
+#: old name -> (new module, new name)
+_MOVED = {
+    'pruning_hook_index': ('mmext.engine.hooks.pruning_config',
+                           'pruning_hook_index'),
+    'pruning_hook_cfg': ('mmext.engine.hooks.pruning_config',
+                         'pruning_hook_cfg'),
+    'PRUNING_HOOKS': ('mmext.engine.hooks.pruning_config', 'PRUNING_HOOKS'),
+    'build_model': ('mmext.apis', 'init_model'),
+}
+__all__ = list(_MOVED)
 
 
-def pruning_hook_cfg(cfg: Config) -> dict:
-    """A copy of the ``custom_hooks`` entry of mmext's pruning hook.
-
-    Raises:
-        ValueError: If the config has none, naming the fix.
-    """
-    return copy.deepcopy(dict(cfg.custom_hooks[pruning_hook_index(cfg)]))
-
-
-def build_model(cfg: Config) -> nn.Module:
-    """Build ``cfg.model`` under the config's default scope and imports."""
-    imports = cfg.get('custom_imports', None)
-    if imports:
-        import_modules_from_strings(**imports)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    return MODELS.build(cfg.model)
+def __getattr__(name: str):
+    if name not in _MOVED:
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
+    module, new_name = _MOVED[name]
+    warnings.warn(
+        f'mmext.pruning.from_config.{name} moved to {module}.{new_name}; '
+        'import it from there (the old path goes in the next release)',
+        DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module(module), new_name)

@@ -6,7 +6,11 @@ continues the schedule with the same masks and ``tools/test.py`` and
 masks of every pruning step (HALP, Shen et al., arXiv 2110.10811, pickles only
 the latest masks next to the run); replaying the history gives the current
 masks, and the per-step records (target, predicted latency) document how the
-network got there.
+network got there. The method that pruned (``extra['method']``, e.g.
+``'halp'`` or ``'epi'``) tells how to replay it: HALP keeps the dense weights
+with the pruned channels zeroed, EPI cuts them out mid-training, so its
+checkpoints hold the slim weights once it has pruned
+(:meth:`PruningRecord.holds_slim_weights`).
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional
@@ -14,6 +18,8 @@ from typing import Dict, List, Mapping, Optional
 import torch
 
 FORMAT = 'mmext.pruning/1'
+#: Methods whose checkpoints hold the slim weights once they have pruned.
+SLIMMED_IN_TRAINING = ('epi', )
 
 
 @dataclass
@@ -46,7 +52,9 @@ class PruningRecord:
             model (ms), the reference of the latency ratio.
         steps (list[PruningStep]): The history, oldest first.
         saliency (dict, optional): Saliency accumulator state.
-        extra (dict): Method-specific state (e.g. EPI's history).
+        extra (dict): Method-specific state: ``method``, the tag of the
+            method that pruned (absent in records written before the tag),
+            and e.g. EPI's history.
     """
 
     group_sizes: Dict[str, int]
@@ -54,6 +62,18 @@ class PruningRecord:
     steps: List[PruningStep] = field(default_factory=list)
     saliency: Optional[dict] = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def method(self) -> Optional[str]:
+        """The tag of the method that pruned (``'halp'``, ``'epi'``), or
+        None for a record written before the tag existed."""
+        return self.extra.get('method')
+
+    def holds_slim_weights(self) -> bool:
+        """Whether the checkpoint's weights are already cut to
+        :meth:`current_keep` (EPI after its pruning) rather than dense with
+        the pruned channels zeroed (HALP, or EPI before it pruned)."""
+        return self.method in SLIMMED_IN_TRAINING and bool(self.steps)
 
     def current_keep(self) -> Dict[str, torch.Tensor]:
         """Masks after the last step (all True before the first)."""

@@ -1,7 +1,10 @@
-"""Command-line arguments shared by the scripts under ``tools/``."""
+"""Command-line arguments and the start shared by the scripts under
+``tools/``."""
 import argparse
 import os
 import os.path as osp
+import sys
+from typing import Callable, Optional, Sequence, Tuple, Type
 
 from mmengine.config import Config, DictAction
 
@@ -67,3 +70,40 @@ def build_runner(cfg: Config):
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def prepare_cfg(
+    build_cfg: Callable[[argparse.Namespace], Config],
+    args: argparse.Namespace,
+    dataset_keys: Sequence[str],
+    errors: Tuple[Type[Exception], ...] = (FileNotFoundError, RuntimeError)
+) -> Optional[Config]:
+    """A tool's config, ready for its runner, or None on a user error.
+
+    Builds the config with ``build_cfg(args)``, checks that the data of
+    ``dataset_keys`` exist
+    (:func:`mmext.utils.data_check.check_dataset_paths`) and sets up CPU
+    distribution for a launcher
+    (:func:`mmext.utils.cpu_dist.setup_cpu_distributed`).
+
+    Args:
+        build_cfg (Callable): The tool's ``args`` -> Config.
+        args (argparse.Namespace): The parsed command line.
+        dataset_keys (Sequence[str]): Dataloaders whose data must exist,
+            e.g. ``('test_dataloader', )``.
+        errors (tuple[type]): User errors: printed as ``error: ...`` on
+            stderr, and None returned (the tool exits with status 1).
+
+    Returns:
+        Config | None: The config, or None after a user error.
+    """
+    from mmext.utils.cpu_dist import setup_cpu_distributed
+    from mmext.utils.data_check import check_dataset_paths
+    try:
+        cfg = build_cfg(args)
+        check_dataset_paths(cfg, keys=tuple(dataset_keys))
+        setup_cpu_distributed(cfg)
+    except errors as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return None
+    return cfg

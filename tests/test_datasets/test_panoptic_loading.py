@@ -11,16 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mmext.datasets.shapes import generate_shapes, panoptic_metainfo
+from mmext.datasets.shapes import panoptic_metainfo
 from mmext.datasets.transforms import LoadPanopticAnnotations
 from mmext.structures.panoptic import id2rgb, rgb2id
-
-
-@pytest.fixture(scope='module')
-def shapes(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('shapes') / 'tiny')
-    generate_shapes('tiny', root, seed=0)
-    return root
 
 
 def _dataset(root, **load_cfg):
@@ -42,11 +35,11 @@ def test_rgb_id_codec_round_trips():
         id2rgb(np.array([[256**3]]))
 
 
-def test_shapes_sample_matches_png_json_and_semantic_map(shapes):
+def test_shapes_sample_matches_png_json_and_semantic_map(shapes_tiny):
     from mmdet.structures.bbox import HorizontalBoxes
     from mmdet.structures.mask import BitmapMasks
-    dataset = _dataset(shapes)
-    with open(osp.join(shapes, 'annotations', 'panoptic_val.json')) as f:
+    dataset = _dataset(shapes_tiny)
+    with open(osp.join(shapes_tiny, 'annotations', 'panoptic_val.json')) as f:
         anns = {a['image_id']: a for a in json.load(f)['annotations']}
     num_things = 0
     for idx in range(len(dataset)):
@@ -58,7 +51,8 @@ def test_shapes_sample_matches_png_json_and_semantic_map(shapes):
         num_things += len(things)
         # semantic map: equal to the generator's own ann_dir map
         sem = cv2.imread(
-            osp.join(shapes, 'ann_dir', 'val', f"{ann['image_id']:06d}.png"),
+            osp.join(shapes_tiny, 'ann_dir', 'val',
+                     f"{ann['image_id']:06d}.png"),
             cv2.IMREAD_UNCHANGED)
         assert results['gt_seg_map'].dtype == np.uint8
         np.testing.assert_array_equal(results['gt_seg_map'], sem)

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from mmext.datasets import compute_repeat_factors
 from mmext.datasets.samplers import RepeatFactorSampler
@@ -111,14 +110,12 @@ def test_built_from_a_config_like_the_runner_does():
     assert sum(1 for _ in sampler) == len(sampler) >= len(CATS)
 
 
-def test_on_a_generated_lvis_long_tail_dataset(tmp_path):
+def test_on_a_generated_lvis_long_tail_dataset(shapes_tiny_long_tail):
     """The sampler over mmdet's LVISV1Dataset reading the long-tailed Shapes
     files: images of the rarest classes repeat, head-only images do not."""
     from mmdet.datasets import LVISV1Dataset
 
-    from mmext.datasets.shapes import generate_shapes
-    root = str(tmp_path / 'lt')
-    generate_shapes('tiny', root, seed=0, long_tail=True)
+    root = shapes_tiny_long_tail
     with open(f'{root}/annotations/lvis_v1_train.json') as handle:
         ann = json.load(handle)
     dataset = LVISV1Dataset(

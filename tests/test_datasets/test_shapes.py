@@ -1,13 +1,15 @@
 """Tests of the Shapes suite (``mmext.datasets.shapes``, ``make_shapes.py``).
 
-Every test uses the ``tiny`` preset. The stock-loader tests (mmdet, mmseg,
-lvis) are skipped only where those packages are missing.
+Every test uses the ``tiny`` preset; most read the shared ``shapes_tiny``
+and ``shapes_tiny_long_tail`` trees (``tests/conftest.py``). The stock
+loaders (mmdet, mmseg, lvis, pycocotools) are required packages.
 """
 import hashlib
 import importlib.util
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import time
@@ -15,7 +17,14 @@ from typing import Dict
 
 import cv2
 import numpy as np
+import pycocotools.mask as mask_utils
 import pytest
+from lvis import LVIS
+from mmdet.datasets import CocoDataset, CocoPanopticDataset, LVISV1Dataset
+from mmengine.registry import init_default_scope
+from mmseg.datasets import BaseSegDataset
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 
 from mmext.datasets import shapes
 from mmext.datasets.shapes import generate as shapes_generate
@@ -55,7 +64,6 @@ def read_panoptic_ids(root: str, split: str, file_name: str) -> np.ndarray:
 
 
 def decode_segmentation(seg, h: int, w: int) -> np.ndarray:
-    mask_utils = pytest.importorskip('pycocotools.mask')
     if isinstance(seg, list):
         rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
     else:
@@ -70,28 +78,13 @@ def load_cli_module():
     return module
 
 
-# ---------------------------------------------------------------- fixtures
-@pytest.fixture(scope='module')
-def tiny_root(tmp_path_factory) -> str:
-    root = str(tmp_path_factory.mktemp('shapes') / 'tiny')
-    shapes.generate_shapes('tiny', root, seed=0)
-    return root
-
-
-@pytest.fixture(scope='module')
-def tiny_lt_root(tmp_path_factory) -> str:
-    root = str(tmp_path_factory.mktemp('shapes') / 'tiny_lt')
-    shapes.generate_shapes('tiny', root, seed=0, long_tail=True)
-    return root
-
-
 # ------------------------------------------------------------- determinism
-def test_same_seed_same_bytes_other_seed_differs(tiny_root, tmp_path):
+def test_same_seed_same_bytes_other_seed_differs(shapes_tiny, tmp_path):
     again = str(tmp_path / 'again')
     other = str(tmp_path / 'other')
     shapes.generate_shapes('tiny', again, seed=0)
     shapes.generate_shapes('tiny', other, seed=1)
-    ref = tree_hashes(tiny_root)
+    ref = tree_hashes(shapes_tiny)
     assert len(ref) > 100
     assert tree_hashes(again) == ref
     diff = tree_hashes(other)
@@ -115,8 +108,8 @@ def test_random_streams_are_order_independent():
 
 
 # --------------------------------------------------------------- structure
-def test_meta_counts_match_files(tiny_root):
-    meta = load_json(tiny_root, 'meta.json')
+def test_meta_counts_match_files(shapes_tiny):
+    meta = load_json(shapes_tiny, 'meta.json')
     preset = shapes.get_preset('tiny')
     assert meta['generator'] == shapes.GENERATOR_NAME
     assert meta['preset'] == 'tiny' and meta['long_tail'] is False
@@ -132,38 +125,38 @@ def test_meta_counts_match_files(tiny_root):
                             ('annotations/panoptic_' + split, '.png')):
             sub = folder if folder.startswith('annotations') else \
                 f'{folder}/{split}'
-            files = sorted(os.listdir(osp.join(tiny_root, sub)))
+            files = sorted(os.listdir(osp.join(shapes_tiny, sub)))
             assert len(files) == n and all(f.endswith(ext) for f in files)
-        coco = load_json(tiny_root, f'annotations/instances_{split}.json')
-        pan = load_json(tiny_root, f'annotations/panoptic_{split}.json')
+        coco = load_json(shapes_tiny, f'annotations/instances_{split}.json')
+        pan = load_json(shapes_tiny, f'annotations/panoptic_{split}.json')
         assert len(coco['images']) == len(pan['annotations']) == n
         assert len(coco['annotations']) == counts['instances'][split]
         assert sum(counts['class_instances'][split].values()) == \
             counts['instances'][split]
         for img in coco['images']:
             assert osp.isfile(
-                osp.join(tiny_root, 'img_dir', split, img['file_name']))
+                osp.join(shapes_tiny, 'img_dir', split, img['file_name']))
         per_class = counts['classification'][split]
-        with open(osp.join(tiny_root, 'classification', 'meta',
+        with open(osp.join(shapes_tiny, 'classification', 'meta',
                            f'{split}.txt')) as f:
             lines = f.read().splitlines()
         assert len(lines) == sum(per_class.values())
         for label, name in enumerate(shapes.THING_CLASSES):
-            folder = osp.join(tiny_root, 'classification', split, name)
+            folder = osp.join(shapes_tiny, 'classification', split, name)
             files = os.listdir(folder)
             assert len(files) == per_class[name] > 0
             crop = cv2.imread(osp.join(folder, files[0]))
             assert crop.shape == (preset.crop_size, preset.crop_size, 3)
             assert f'{name}/00000.png {label}' in lines
     image_ids = [img['id'] for split in SPLITS for img in load_json(
-        tiny_root, f'annotations/instances_{split}.json')['images']]
+        shapes_tiny, f'annotations/instances_{split}.json')['images']]
     assert len(set(image_ids)) == len(image_ids)  # unique across splits
 
 
-def test_instances_match_panoptic_masks(tiny_root):
+def test_instances_match_panoptic_masks(shapes_tiny):
     for split in SPLITS:
-        coco = load_json(tiny_root, f'annotations/instances_{split}.json')
-        pan = load_json(tiny_root, f'annotations/panoptic_{split}.json')
+        coco = load_json(shapes_tiny, f'annotations/instances_{split}.json')
+        pan = load_json(shapes_tiny, f'annotations/panoptic_{split}.json')
         pan_by_image = {a['image_id']: a for a in pan['annotations']}
         images = {img['id']: img for img in coco['images']}
         assert [c['id'] for c in coco['categories']] == list(range(1, 9))
@@ -179,7 +172,7 @@ def test_instances_match_panoptic_masks(tiny_root):
             assert x + bw <= w and y + bh <= h
             assert ann['iscrowd'] == 0 and 1 <= ann['category_id'] <= 8
             mask = decode_segmentation(ann['segmentation'], h, w)
-            ids = read_panoptic_ids(tiny_root, split,
+            ids = read_panoptic_ids(shapes_tiny, split,
                                     pan_by_image[img['id']]['file_name'])
             seg_id = np.bincount(ids[mask]).argmax()
             segment = ids == seg_id
@@ -192,14 +185,14 @@ def test_instances_match_panoptic_masks(tiny_root):
             assert info['category_id'] == ann['category_id']
 
 
-def test_panoptic_pngs_match_segments_info(tiny_root):
+def test_panoptic_pngs_match_segments_info(shapes_tiny):
     for split in SPLITS:
-        pan = load_json(tiny_root, f'annotations/panoptic_{split}.json')
+        pan = load_json(shapes_tiny, f'annotations/panoptic_{split}.json')
         cats = {c['id']: c for c in pan['categories']}
         assert sorted(cats) == list(range(1, 13))
         assert [cats[i]['isthing'] for i in range(1, 13)] == [1] * 8 + [0] * 4
         for ann in pan['annotations']:
-            ids = read_panoptic_ids(tiny_root, split, ann['file_name'])
+            ids = read_panoptic_ids(shapes_tiny, split, ann['file_name'])
             infos = ann['segments_info']
             seg_ids = [s['id'] for s in infos]
             assert len(set(seg_ids)) == len(seg_ids)
@@ -215,26 +208,26 @@ def test_panoptic_pngs_match_segments_info(tiny_root):
                 assert s['iscrowd'] == 0
 
 
-def test_semantic_equals_collapsed_panoptic(tiny_root):
+def test_semantic_equals_collapsed_panoptic(shapes_tiny):
     for split in SPLITS:
-        pan = load_json(tiny_root, f'annotations/panoptic_{split}.json')
+        pan = load_json(shapes_tiny, f'annotations/panoptic_{split}.json')
         for ann in pan['annotations']:
-            ids = read_panoptic_ids(tiny_root, split, ann['file_name'])
+            ids = read_panoptic_ids(shapes_tiny, split, ann['file_name'])
             expected = np.full(ids.shape, 255, np.uint8)
             for s in ann['segments_info']:
                 # semantic index = category id - 1 (things 0-7, stuff 8-11)
                 expected[ids == s['id']] = s['category_id'] - 1
             sem = cv2.imread(
-                osp.join(tiny_root, 'ann_dir', split,
+                osp.join(shapes_tiny, 'ann_dir', split,
                          ann['file_name']), cv2.IMREAD_UNCHANGED)
             assert sem.dtype == np.uint8 and sem.ndim == 2
             np.testing.assert_array_equal(sem, expected)
 
 
-def test_enough_classes_occur(tiny_root):
+def test_enough_classes_occur(shapes_tiny):
     things, stuff = set(), set()
     for split in SPLITS:
-        pan = load_json(tiny_root, f'annotations/panoptic_{split}.json')
+        pan = load_json(shapes_tiny, f'annotations/panoptic_{split}.json')
         for ann in pan['annotations']:
             for s in ann['segments_info']:
                 (things if s['category_id'] <= 8 else stuff).add(
@@ -242,9 +235,9 @@ def test_enough_classes_occur(tiny_root):
     assert len(things) >= 6 and len(stuff) >= 3
 
 
-def test_images_are_rgb_jpegs_of_preset_size(tiny_root):
+def test_images_are_rgb_jpegs_of_preset_size(shapes_tiny):
     size = shapes.get_preset('tiny').image_size
-    path = osp.join(tiny_root, 'img_dir', 'train', '000001.jpg')
+    path = osp.join(shapes_tiny, 'img_dir', 'train', '000001.jpg')
     with open(path, 'rb') as f:
         assert f.read(2) == b'\xff\xd8'
     img = cv2.imread(path)
@@ -253,7 +246,6 @@ def test_images_are_rgb_jpegs_of_preset_size(tiny_root):
 
 # ------------------------------------------------------------ mask helpers
 def test_rle_and_polygons_round_trip_through_pycocotools():
-    mask_utils = pytest.importorskip('pycocotools.mask')
     rng = np.random.default_rng(0)
     for _ in range(100):
         h, w = (int(v) for v in rng.integers(1, 24, size=2))
@@ -279,11 +271,11 @@ def test_cut_holes_opens_a_ring():
 
 
 # ----------------------------------------------------------------- long tail
-def test_long_tail_groups_follow_rule(tiny_lt_root):
+def test_long_tail_groups_follow_rule(shapes_tiny_long_tail):
     preset = shapes.get_preset('tiny')
-    meta = load_json(tiny_lt_root, 'meta.json')
-    train = load_json(tiny_lt_root, 'annotations/lvis_v1_train.json')
-    val = load_json(tiny_lt_root, 'annotations/lvis_v1_val.json')
+    meta = load_json(shapes_tiny_long_tail, 'meta.json')
+    train = load_json(shapes_tiny_long_tail, 'annotations/lvis_v1_train.json')
+    val = load_json(shapes_tiny_long_tail, 'annotations/lvis_v1_val.json')
     image_counts = {c['id']: set() for c in train['categories']}
     instance_counts = {c['id']: 0 for c in train['categories']}
     for ann in train['annotations']:
@@ -318,29 +310,26 @@ def test_long_tail_groups_follow_rule(tiny_lt_root):
         assert img['coco_url'] == ('http://images.cocodataset.org/train/'
                                    f"{img['id']:06d}.jpg")
     # long-tail output keeps the COCO / panoptic / semantic files
-    coco = load_json(tiny_lt_root, 'annotations/instances_train.json')
+    coco = load_json(shapes_tiny_long_tail, 'annotations/instances_train.json')
     assert len(coco['annotations']) == len(train['annotations'])
 
 
-def test_uniform_output_has_no_lvis(tiny_root):
+def test_uniform_output_has_no_lvis(shapes_tiny):
     assert not osp.exists(
-        osp.join(tiny_root, 'annotations', 'lvis_v1_train.json'))
+        osp.join(shapes_tiny, 'annotations', 'lvis_v1_train.json'))
 
 
 # ------------------------------------------------------------ stock loaders
-def test_mmdet_coco_dataset_and_pipeline(tiny_root):
-    pytest.importorskip('mmdet')
-    from mmengine.registry import init_default_scope
+def test_mmdet_coco_dataset_and_pipeline(shapes_tiny):
     init_default_scope('mmdet')
-    from mmdet.datasets import CocoDataset
-    meta = load_json(tiny_root, 'meta.json')
+    meta = load_json(shapes_tiny, 'meta.json')
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
         dict(type='PackDetInputs'),
     ]
     dataset = CocoDataset(
-        data_root=tiny_root, ann_file='annotations/instances_train.json',
+        data_root=shapes_tiny, ann_file='annotations/instances_train.json',
         data_prefix=dict(img='img_dir/train/'),
         metainfo=shapes.det_metainfo(), pipeline=pipeline,
         filter_cfg=dict(filter_empty_gt=False))
@@ -356,18 +345,15 @@ def test_mmdet_coco_dataset_and_pipeline(tiny_root):
     assert len(gt.bboxes) == len(gt.labels) == len(gt.masks) == n > 0
     assert int(gt.labels.max()) < len(shapes.THING_CLASSES)
     # masks decoded by mmdet equal the visible pixels in the panoptic PNG
-    ids = read_panoptic_ids(tiny_root, 'train', '000001.png')
+    ids = read_panoptic_ids(shapes_tiny, 'train', '000001.png')
     for mask in gt.masks.masks:
         seg_id = np.bincount(ids[mask.astype(bool)]).argmax()
         np.testing.assert_array_equal(mask.astype(bool), ids == seg_id)
 
 
-def test_ground_truth_as_detections_scores_ap_1(tiny_root):
+def test_ground_truth_as_detections_scores_ap_1(shapes_tiny):
     """The instances file is valid input to pycocotools' COCOeval."""
-    pytest.importorskip('pycocotools')
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    coco = COCO(osp.join(tiny_root, 'annotations/instances_val.json'))
+    coco = COCO(osp.join(shapes_tiny, 'annotations/instances_val.json'))
     dets = [dict(image_id=a['image_id'], category_id=a['category_id'],
                  bbox=a['bbox'], segmentation=a['segmentation'], score=1.0)
             for a in coco.dataset['annotations']]
@@ -380,13 +366,10 @@ def test_ground_truth_as_detections_scores_ap_1(tiny_root):
         assert evaluator.stats[0] == pytest.approx(1.0)
 
 
-def test_mmdet_coco_panoptic_dataset_parses(tiny_root):
-    pytest.importorskip('mmdet')
-    from mmengine.registry import init_default_scope
+def test_mmdet_coco_panoptic_dataset_parses(shapes_tiny):
     init_default_scope('mmdet')
-    from mmdet.datasets import CocoPanopticDataset
     dataset = CocoPanopticDataset(
-        data_root=tiny_root, ann_file='annotations/panoptic_val.json',
+        data_root=shapes_tiny, ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='img_dir/val/',
                          seg='annotations/panoptic_val/'),
         metainfo=shapes.panoptic_metainfo(), pipeline=[],
@@ -402,13 +385,10 @@ def test_mmdet_coco_panoptic_dataset_parses(tiny_root):
             assert seg['id'] // 1000 == seg['category'] + 1
 
 
-def test_mmseg_dataset_labels(tiny_root):
-    pytest.importorskip('mmseg')
-    from mmengine.registry import init_default_scope
+def test_mmseg_dataset_labels(shapes_tiny):
     init_default_scope('mmseg')
-    from mmseg.datasets import BaseSegDataset
     dataset = BaseSegDataset(
-        data_root=tiny_root, img_suffix='.jpg', seg_map_suffix='.png',
+        data_root=shapes_tiny, img_suffix='.jpg', seg_map_suffix='.png',
         data_prefix=dict(img_path='img_dir/train',
                          seg_map_path='ann_dir/train'),
         metainfo=shapes.seg_metainfo(),
@@ -427,22 +407,18 @@ def test_mmseg_dataset_labels(tiny_root):
     assert len(seen & set(range(8))) >= 6 and len(seen - set(range(8))) >= 3
 
 
-def test_lvis_api_and_mmdet_lvis_dataset(tiny_lt_root):
-    pytest.importorskip('lvis')
-    pytest.importorskip('mmdet')
-    from lvis import LVIS
-    from mmengine.registry import init_default_scope
+def test_lvis_api_and_mmdet_lvis_dataset(shapes_tiny_long_tail):
     init_default_scope('mmdet')
-    from mmdet.datasets import LVISV1Dataset
     for split in SPLITS:
-        ann_file = osp.join(tiny_lt_root, f'annotations/lvis_v1_{split}.json')
+        ann_file = osp.join(shapes_tiny_long_tail,
+                            f'annotations/lvis_v1_{split}.json')
         api = LVIS(ann_file)
         assert sorted(api.get_cat_ids()) == list(range(1, 9))
         ann = api.load_anns([api.get_ann_ids()[0]])[0]
         mask = api.ann_to_mask(ann)
         assert 0.9 * ann['area'] <= mask.sum() <= ann['area']
         dataset = LVISV1Dataset(
-            data_root=tiny_lt_root,
+            data_root=shapes_tiny_long_tail,
             ann_file=f'annotations/lvis_v1_{split}.json',
             data_prefix=dict(img='img_dir/'), metainfo=shapes.det_metainfo(),
             pipeline=[], filter_cfg=dict(filter_empty_gt=False))
@@ -487,7 +463,7 @@ def test_cli_bad_arguments_exit_2(argv, field, tmp_path, capsys):
     assert not (tmp_path / 'new').exists()
 
 
-def test_cli_tiny_is_fast_atomic_and_rerunnable(tiny_root, tmp_path):
+def test_cli_tiny_is_fast_atomic_and_rerunnable(shapes_tiny, tmp_path):
     out = tmp_path / 'cli_tiny'
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
@@ -500,7 +476,7 @@ def test_cli_tiny_is_fast_atomic_and_rerunnable(tiny_root, tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert elapsed < 10, f'tiny took {elapsed:.1f} s (target < 3 s)'
     assert sorted(os.listdir(tmp_path)) == ['cli_tiny']  # no tmp-* left
-    assert tree_hashes(str(out)) == tree_hashes(tiny_root)
+    assert tree_hashes(str(out)) == tree_hashes(shapes_tiny)
 
 
 def test_cli_reuse_keeps_current_output(tmp_path, capsys):
@@ -519,10 +495,9 @@ def test_cli_reuse_keeps_current_output(tmp_path, capsys):
     assert shapes.read_meta(out)['seed'] == 1
 
 
-def test_failed_run_leaves_previous_output_intact(tiny_root, tmp_path,
+def test_failed_run_leaves_previous_output_intact(shapes_tiny, tmp_path,
                                                   monkeypatch):
-    out = str(tmp_path / 'out')
-    shapes.generate_shapes('tiny', out, seed=0)
+    out = shutil.copytree(shapes_tiny, str(tmp_path / 'out'))
     before = tree_hashes(out)
 
     def broken(*args, **kwargs):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmext.datasets.shapes import generate_shapes, panoptic_metainfo
+from mmext.datasets.shapes import panoptic_metainfo
 from mmext.evaluation import panoptic_quality
 from mmext.evaluation.metrics import CocoPanopticMetric
 from mmext.evaluation.panoptic_format import (mmdet_pred_to_segments,
@@ -21,13 +21,6 @@ META = panoptic_metainfo()
 NUM_CLASSES = len(META['classes'])
 KEYS = ['PQ', 'SQ', 'RQ', 'PQ_th', 'SQ_th', 'RQ_th', 'PQ_st', 'SQ_st',
         'RQ_st']
-
-
-@pytest.fixture(scope='module')
-def shapes(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('shapes') / 'tiny')
-    generate_shapes('tiny', root, seed=0)
-    return root
 
 
 def _paths(root):
@@ -93,9 +86,9 @@ def _segment_counts(root):
     return counts
 
 
-def test_ground_truth_as_prediction_scores_100(shapes):
-    out = _evaluate(_metric(shapes, classwise=True),
-                    gt_as_predictions(shapes))
+def test_ground_truth_as_prediction_scores_100(shapes_tiny):
+    out = _evaluate(_metric(shapes_tiny, classwise=True),
+                    gt_as_predictions(shapes_tiny))
     assert sorted(out) == sorted(f'coco_panoptic/{k}' for k in KEYS)
     for key in KEYS:
         assert out[f'coco_panoptic/{key}'] == pytest.approx(100.0)
@@ -111,7 +104,7 @@ def _first_thing(samples):
     raise AssertionError('no thing in the val split')
 
 
-def test_segment_predicted_void_drops_pq_by_hand_computed_amount(shapes):
+def test_segment_predicted_void_drops_pq_by_hand_computed_amount(shapes_tiny):
     # One thing segment of class c becomes VOID: its GT segment is a FN,
     # nothing else changes (VOID predictions are neither TP nor FP).
     # Class c: TP = T_c - 1, FN = 1 ->
@@ -119,17 +112,17 @@ def test_segment_predicted_void_drops_pq_by_hand_computed_amount(shapes):
     #   RQ_c = PQ_c.
     # Every other class keeps 1, so with n classes (n_th things):
     #   PQ = (n - 1 + PQ_c) / n, PQ_th = (n_th - 1 + PQ_c) / n_th.
-    samples = gt_as_predictions(shapes)
+    samples = gt_as_predictions(shapes_tiny)
     i, value = _first_thing(samples)
     sem = samples[i]['pred_panoptic_seg']['sem_seg']
     sem[sem == value] = NUM_CLASSES
-    counts = _segment_counts(shapes)
+    counts = _segment_counts(shapes_tiny)
     t_c = counts[value % 1000 + 1]
     pq_c = (t_c - 1) / (t_c - 0.5)
     sq_c = 1.0 if t_c > 1 else 0.0
     n = len(counts)
     n_th = sum(1 for c in counts if c <= 8)
-    out = _evaluate(_metric(shapes), samples)
+    out = _evaluate(_metric(shapes_tiny), samples)
     get = {k: out[f'coco_panoptic/{k}'] for k in KEYS}
     assert get['PQ'] == pytest.approx(100 * (n - 1 + pq_c) / n)
     assert get['RQ'] == pytest.approx(100 * (n - 1 + pq_c) / n)
@@ -138,40 +131,40 @@ def test_segment_predicted_void_drops_pq_by_hand_computed_amount(shapes):
     assert get['PQ_st'] == pytest.approx(100.0)
 
 
-def test_relabelled_segment_is_fn_and_fp(shapes):
+def test_relabelled_segment_is_fn_and_fp(shapes_tiny):
     # A thing of class c relabelled to class d (d != c): class c gets a FN
     # (TP = T_c - 1), class d a FP (TP = T_d, which may be 0 and then adds
     # a class to the average):
     #   PQ_c = (T_c - 1) / (T_c - 0.5), PQ_d = T_d / (T_d + 0.5).
-    samples = gt_as_predictions(shapes)
+    samples = gt_as_predictions(shapes_tiny)
     i, value = _first_thing(samples)
     label_c = value % 1000
     label_d = (label_c + 1) % 8
     sem = samples[i]['pred_panoptic_seg']['sem_seg']
     sem[sem == value] = label_d + 999 * 1000  # a fresh instance of d
-    counts = _segment_counts(shapes)
+    counts = _segment_counts(shapes_tiny)
     t_c, t_d = counts[label_c + 1], counts.get(label_d + 1, 0)
     per_class = {c: 1.0 for c in counts}
     per_class[label_c + 1] = (t_c - 1) / (t_c - 0.5)
     per_class[label_d + 1] = t_d / (t_d + 0.5)
     expected = np.mean(list(per_class.values()))
-    out = _evaluate(_metric(shapes), samples)
+    out = _evaluate(_metric(shapes_tiny), samples)
     assert out['coco_panoptic/PQ'] == pytest.approx(100 * expected)
 
 
-def test_outfile_prefix_writes_coco_panoptic_that_reads_back(shapes,
+def test_outfile_prefix_writes_coco_panoptic_that_reads_back(shapes_tiny,
                                                              tmp_path):
-    samples = gt_as_predictions(shapes)
+    samples = gt_as_predictions(shapes_tiny)
     i, value = _first_thing(samples)
     sem = samples[i]['pred_panoptic_seg']['sem_seg']
     sem[sem == value] = NUM_CLASSES  # make it less than perfect
     prefix = str(tmp_path / 'out' / 'results')
-    out = _evaluate(_metric(shapes, outfile_prefix=prefix), samples)
+    out = _evaluate(_metric(shapes_tiny, outfile_prefix=prefix), samples)
     assert out['coco_panoptic/PQ'] < 100
 
     with open(prefix + '.panoptic.json') as f:
         pred_json = json.load(f)
-    coco, seg_dir = _gt(shapes)
+    coco, seg_dir = _gt(shapes_tiny)
     assert pred_json['categories'] == coco['categories']
     preds = {a['image_id']: a for a in pred_json['annotations']}
     assert sorted(preds) == sorted(a['image_id'] for a in coco['annotations'])
@@ -200,28 +193,28 @@ def test_outfile_prefix_writes_coco_panoptic_that_reads_back(shapes,
                 if n.name.startswith('.tmp-')]
 
 
-def test_format_only_writes_without_ground_truth_pngs(shapes, tmp_path):
-    ann_file, _ = _paths(shapes)
+def test_format_only_writes_without_ground_truth_pngs(shapes_tiny, tmp_path):
+    ann_file, _ = _paths(shapes_tiny)
     prefix = str(tmp_path / 'results')
     metric = CocoPanopticMetric(ann_file=ann_file, format_only=True,
                                 outfile_prefix=prefix)
     metric.dataset_meta = META
-    samples = gt_as_predictions(shapes)
+    samples = gt_as_predictions(shapes_tiny)
     assert _evaluate(metric, samples) == {}
     with open(prefix + '.panoptic.json') as f:
         assert len(json.load(f)['annotations']) == len(samples)
 
 
-def test_argument_and_input_errors(shapes):
-    ann_file, seg_dir = _paths(shapes)
+def test_argument_and_input_errors(shapes_tiny):
+    ann_file, seg_dir = _paths(shapes_tiny)
     with pytest.raises(ValueError, match='ann_file is required'):
         CocoPanopticMetric(seg_prefix=seg_dir)
     with pytest.raises(ValueError, match='seg_prefix is required'):
         CocoPanopticMetric(ann_file=ann_file)
     with pytest.raises(ValueError, match='format_only=True needs'):
         CocoPanopticMetric(ann_file=ann_file, format_only=True)
-    samples = gt_as_predictions(shapes)[:1]
-    metric = _metric(shapes)
+    samples = gt_as_predictions(shapes_tiny)[:1]
+    metric = _metric(shapes_tiny)
     with pytest.raises(ValueError, match='image id 123456 has no annotation'):
         metric.process(None, [dict(samples[0], img_id=123456)])
     sem = samples[0]['pred_panoptic_seg']['sem_seg']
@@ -247,10 +240,10 @@ def test_mmdet_pred_to_segments_renumbers_and_maps_categories():
                     dict(id=3, category_id=8)]
 
 
-def test_classes_map_to_categories_by_name(shapes):
+def test_classes_map_to_categories_by_name(shapes_tiny):
     # dataset classes in another order than the file's categories: label i
     # is the category named classes[i]
-    samples = gt_as_predictions(shapes)
+    samples = gt_as_predictions(shapes_tiny)
     perm = list(range(NUM_CLASSES))[::-1]  # new label of old label
     for s in samples:
         sem = s['pred_panoptic_seg']['sem_seg']
@@ -259,25 +252,25 @@ def test_classes_map_to_categories_by_name(shapes):
         new = torch.tensor(perm)[label.clamp(max=NUM_CLASSES - 1)]
         s['pred_panoptic_seg']['sem_seg'] = torch.where(
             void, sem, new + inst * 1000)
-    metric = _metric(shapes)
+    metric = _metric(shapes_tiny)
     metric.dataset_meta = dict(META, classes=META['classes'][::-1])
     out = _evaluate(metric, samples)
     assert out['coco_panoptic/PQ'] == pytest.approx(100.0)
 
 
-def test_tools_test_style_evaluator_with_mmdet_scope(shapes):
+def test_tools_test_style_evaluator_with_mmdet_scope(shapes_tiny):
     from mmdet.datasets import CocoPanopticDataset
     from mmdet.structures import DetDataSample
     from mmengine.evaluator import Evaluator
     from mmengine.registry import DefaultScope
     from mmengine.structures import PixelData
 
-    ann_file, seg_dir = _paths(shapes)
+    ann_file, seg_dir = _paths(shapes_tiny)
     dataset = CocoPanopticDataset(
-        data_root=shapes, ann_file='annotations/panoptic_val.json',
+        data_root=shapes_tiny, ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='img_dir/val/', seg='annotations/panoptic_val/'),
         metainfo=META, test_mode=True, pipeline=[])
-    preds = {s['img_id']: s for s in gt_as_predictions(shapes)}
+    preds = {s['img_id']: s for s in gt_as_predictions(shapes_tiny)}
     assert len(dataset) == len(preds) == 8
     data_samples = []
     for idx in range(len(dataset)):
@@ -313,12 +306,12 @@ def _ddp_evaluate(rank, world_size, root, corrupt):
     return metric.evaluate(num)
 
 
-def test_two_ranks_equal_one_process(shapes):
+def test_two_ranks_equal_one_process(shapes_tiny):
     from mmext.testing import run_distributed
-    single = _ddp_evaluate(0, 1, shapes, True)
+    single = _ddp_evaluate(0, 1, shapes_tiny, True)
     assert single['coco_panoptic/PQ'] < 100
     results = run_distributed(_ddp_evaluate, world_size=2,
-                              args=(shapes, True))
+                              args=(shapes_tiny, True))
     assert results[0] == results[1]
     for key, value in single.items():
         assert results[0][key] == pytest.approx(value, abs=1e-9)

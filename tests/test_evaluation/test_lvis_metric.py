@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from mmext.datasets.shapes import generate_shapes
 from mmext.evaluation.metrics import LVISMetric
 
 
@@ -35,10 +34,8 @@ def _samples(ann):
     return samples
 
 
-def test_perfect_boxes_score_one(tmp_path):
-    root = str(tmp_path / 'lt')
-    generate_shapes('tiny', root, seed=0, long_tail=True)
-    ann_file = f'{root}/annotations/lvis_v1_val.json'
+def test_perfect_boxes_score_one(shapes_tiny_long_tail):
+    ann_file = f'{shapes_tiny_long_tail}/annotations/lvis_v1_val.json'
     with open(ann_file) as handle:
         ann = json.load(handle)
     metric = LVISMetric(ann_file=ann_file, metric='bbox')

@@ -2,12 +2,11 @@
 matching by their definitions."""
 import numpy as np
 import pytest
+import skimage.metrics as skimage_metrics
 import torch
 
 from mmext.inversion.image_metrics import fft2d_distance, \
     match_batch_order, psnr, ssim
-
-skimage_metrics = pytest.importorskip('skimage.metrics')
 
 
 def _pair(seed=0, shape=(4, 3, 32, 32)):

@@ -1,9 +1,11 @@
-"""GradInversion's label recovery on the mmext classifier."""
+"""GradInversion's label recovery on the mmext classifier, and the label
+policy of an attack."""
 import pytest
 import torch
 from mmdet.models.backbones import ResNet
 
-from mmext.inversion import recover_labels
+from mmext.inversion import (LABEL_SOURCES, attack_labels,
+                             last_linear_weight_index, recover_labels)
 from mmext.models.cls import ImageClassifier
 
 
@@ -46,3 +48,36 @@ def test_bad_input_is_named():
         recover_labels(torch.zeros(4), 1)
     with pytest.raises(ValueError, match='batch_size must be in'):
         recover_labels(torch.zeros(4, 3), 5)
+
+
+def test_attack_labels_policy():
+    grad = torch.tensor([[0.1, -0.2], [-0.5, 0.3], [0.0, 0.0],
+                         [-0.1, -0.3]])
+    labels, recovered = attack_labels(grad, 2, 'recovered')
+    assert labels.tolist() == recovered.tolist() == [1, 3]
+    true = torch.tensor([3, 0])
+    labels, recovered = attack_labels(grad, 2, 'true', true)
+    assert labels is true and recovered.tolist() == [1, 3]
+    labels, recovered = attack_labels(grad, 5, 'true', torch.arange(5))
+    assert recovered is None and labels.tolist() == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="labels='true'"):
+        attack_labels(grad, 5, 'recovered')
+    with pytest.raises(ValueError, match="needs the batch's labels"):
+        attack_labels(grad, 2, 'true')
+    assert LABEL_SOURCES == ('recovered', 'true')
+
+
+def test_last_linear_weight_index(classifier):
+    params = [p for p in classifier.parameters() if p.requires_grad]
+    index = last_linear_weight_index(classifier, params)
+    assert params[index] is classifier.head.fc.weight
+
+
+def test_old_import_path_warns():
+    import mmext.engine.runner.gradinversion_loop as loop_module
+    with pytest.warns(DeprecationWarning,
+                      match='mmext.inversion.labels.last_linear_weight'):
+        old = loop_module.last_linear_weight_index
+    assert old is last_linear_weight_index
+    with pytest.raises(AttributeError):
+        loop_module.no_such_name

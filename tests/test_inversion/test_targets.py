@@ -1,9 +1,11 @@
-"""Which batches GradInversion attacks, and user-provided gradient files."""
+"""Which batches GradInversion attacks, user-provided gradient files, and
+the target of a batch (:class:`mmext.inversion.InversionTarget`)."""
 import pytest
 import torch
 from torch import nn
 
-from mmext.inversion import draw_target_batches, load_gradients_file
+from mmext.inversion import (batch_target, draw_pool, draw_target_batches,
+                             file_target, image_features, load_gradients_file)
 
 LABELS = [i % 5 for i in range(40)]  # 5 classes, 8 images each
 
@@ -58,3 +60,114 @@ def test_gradients_file(tmp_path):
     torch.save(dict(grads=grads), path)
     with pytest.raises(ValueError, match='"batch_size"'):
         load_gradients_file(path, params, names)
+
+
+class TinyClassifier(nn.Module):
+    """conv -> ReLU -> global mean (non-negative features) -> linear."""
+
+    def __init__(self, num_classes: int = 5) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, num_classes)
+
+    def extract_feat(self, images):
+        return (torch.relu(self.conv(images)).mean((2, 3)), )
+
+    def forward(self, images):
+        return self.fc(self.extract_feat(images)[-1])
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(0)
+    model = TinyClassifier().eval()
+    images = torch.randn(3, 3, 6, 6,
+                         generator=torch.Generator().manual_seed(1))
+    return model, images, torch.tensor([4, 0, 2])
+
+
+def test_batch_target_gradients_are_the_batch_mean_gradients(tiny):
+    model, images, labels = tiny
+    target = batch_target(model, images, labels)
+    loss = nn.functional.cross_entropy(model(images), labels)
+    expected = torch.autograd.grad(loss, list(model.parameters()))
+    assert len(target.gradients) == len(expected) == 4
+    for got, want in zip(target.gradients, expected):
+        assert got.shape == want.shape
+        assert torch.allclose(got, want, atol=1e-7)
+    assert target.batch_size == 3 and target.ids == [0, 1, 2]
+    assert target.image_shape == (3, 6, 6)
+    assert target.images is images
+    assert torch.equal(target.true_labels, labels)
+    # Distinct labels and ReLU features: Eq. 8 finds the batch (sorted).
+    assert target.label_source == 'recovered'
+    assert target.recovered_labels.tolist() == [0, 2, 4]
+    assert torch.equal(target.labels, target.recovered_labels)
+    assert torch.equal(target.features, model.extract_feat(images)[0])
+    assert target.features.shape == (3, 4)
+
+
+def test_true_label_policy_and_batches_larger_than_the_classes(tiny):
+    model, images, labels = tiny
+    target = batch_target(model, images, labels, 'true', ids=[7, 8, 9],
+                          with_features=False)
+    assert target.labels.tolist() == [4, 0, 2]  # the batch's own order
+    assert target.recovered_labels.tolist() == [0, 2, 4]
+    assert target.ids == [7, 8, 9] and target.features is None
+    big = torch.randn(6, 3, 6, 6)
+    repeated = torch.tensor([0, 1, 2, 3, 4, 4])
+    with pytest.raises(ValueError, match="at most 5 images.*labels='true'"):
+        batch_target(model, big, repeated)
+    target = batch_target(model, big, repeated, 'true')
+    assert target.recovered_labels is None
+    assert torch.equal(target.labels, repeated)
+    with pytest.raises(ValueError, match='labels must be one of'):
+        batch_target(model, images, labels, 'guessed')
+
+
+def test_the_label_rule_needs_a_trainable_last_linear(tiny):
+    model, images, labels = tiny
+    model.fc.weight.requires_grad_(False)
+    with pytest.raises(ValueError, match='last nn.Linear weight is frozen'):
+        batch_target(model, images, labels)
+    conv_only = nn.Sequential(nn.Conv2d(3, 5, 6), nn.Flatten())
+    with pytest.raises(ValueError, match="has none.*labels='true'"):
+        batch_target(conv_only, images, labels, 'true')
+
+
+def test_file_target(tiny, tmp_path):
+    model, images, labels = tiny
+    grads = batch_target(model, images, labels).gradients
+    names = [n for n, _ in model.named_parameters()]
+    path = str(tmp_path / 'grads.pth')
+    torch.save(dict(gradients=dict(zip(names, grads)), batch_size=3,
+                    labels=labels), path)
+    with pytest.raises(ValueError, match=r'no "images"; set image_shape'):
+        file_target(model, path)
+    target = file_target(model, path, 'true', image_shape=[3, 6, 6])
+    assert target.ids == [-3, -2, -1] and target.image_shape == (3, 6, 6)
+    assert target.images is None and target.features is None
+    assert target.labels.tolist() == [4, 0, 2]
+    assert target.recovered_labels.tolist() == [0, 2, 4]
+    for got, want in zip(target.gradients, grads):
+        assert torch.equal(got, want)
+    torch.save(dict(gradients=grads, batch_size=3, images=images), path)
+    with pytest.raises(ValueError, match="labels='true' needs"):
+        file_target(model, path, 'true')
+    target = file_target(model, path)
+    assert target.true_labels is None and target.image_shape == (3, 6, 6)
+    assert target.labels.tolist() == [0, 2, 4]
+    assert torch.equal(target.features, model.extract_feat(images)[0])
+
+
+def test_draw_pool_and_features():
+    pool = draw_pool(20, {3, 4, 5}, 6, seed=1)
+    assert len(pool) == len(set(pool)) == 6
+    assert not {3, 4, 5} & set(pool)
+    assert pool == draw_pool(20, {3, 4, 5}, 6, seed=1)
+    assert pool != draw_pool(20, {3, 4, 5}, 6, seed=2)
+    # The draw is a torch.randperm with the seed, minus the excluded items.
+    order = torch.randperm(20, generator=torch.Generator().manual_seed(1))
+    assert pool == [i for i in order.tolist() if i not in {3, 4, 5}][:6]
+    assert len(draw_pool(5, {0}, 10, seed=0)) == 4
+    assert image_features(nn.Linear(2, 2), torch.zeros(1, 2)) is None

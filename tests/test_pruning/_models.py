@@ -1,5 +1,8 @@
-"""Small models and configs shared by the pruning tests."""
+"""Small models, latency tables and configs shared by the pruning tests
+(plain helpers; the fixtures built on them are in ``conftest.py``)."""
 import copy
+import os
+import os.path as osp
 
 import torch
 from mmengine.config import Config
@@ -8,6 +11,14 @@ from mmdet.models.necks import FPN
 from torch import nn
 
 from mmext.models.cls import ImageClassifier
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HALP_CONFIG = osp.join(REPO, 'configs', 'halp',
+                       'halp-50_resnet18-w32_1xb64-6e_shapes-64px.py')
+EPI_CONFIG = osp.join(REPO, 'configs', 'epi',
+                      'epi-50_resnet18-w32_1xb64-12e_shapes-64px.py')
+SHAPE = (3, 32, 32)  # tiny-preset crops
+ITERS_PER_EPOCH = 8  # tiny preset, batch 8
 
 
 def resnet18_classifier(width: int = 16, num_classes: int = 5,
@@ -64,6 +75,28 @@ def synthetic_lut(signatures, batch: int, step: int, path: str = None):
     return lut
 
 
+def synthetic_latency_model(model: nn.Module, batch: int = 4,
+                            step: int = 4):
+    """The :class:`~mmext.pruning.latency.LatencyModel` of ``model`` (one
+    input of :data:`SHAPE`) over a :func:`synthetic_lut`."""
+    from mmext.pruning.latency import LatencyModel
+    from mmext.pruning.signatures import scope_signatures
+    signatures = scope_signatures(model, None, torch.randn(1, *SHAPE),
+                                  batch=batch)
+    return LatencyModel(synthetic_lut(signatures, batch, step), signatures)
+
+
+def make_lut(cfg: Config, path: str) -> None:
+    """A synthetic LUT (multiply-add counts) for the config's model, at
+    batch 4 on the pruning hook's channel grid."""
+    from mmext.apis import init_model
+    from mmext.pruning.signatures import scope_signatures
+    model = init_model(cfg)
+    hook = cfg.custom_hooks[0]
+    sigs = scope_signatures(model, None, torch.randn(1, *SHAPE), batch=4)
+    synthetic_lut(sigs, batch=4, step=hook['channel_group_size'], path=path)
+
+
 def tiny_shapes_cfg(config: str, data_root: str, work_dir: str,
                     max_epochs: int) -> Config:
     """A Shapes classifier config on the tiny preset: 8 iterations per
@@ -87,3 +120,44 @@ def tiny_shapes_cfg(config: str, data_root: str, work_dir: str,
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     return cfg
+
+
+def halp_tiny_cfg(data_root: str, work_dir: str | os.PathLike,
+                  max_epochs: int = 3, **hook) -> Config:
+    """The Shapes HALP config on the tiny preset (:func:`tiny_shapes_cfg`):
+    steps after iterations 3, 6, 9 and 12 in blocks of 2 channels, against
+    a synthetic LUT at batch 4 in ``work_dir/lut.json``."""
+    work_dir = str(work_dir)
+    cfg = tiny_shapes_cfg(HALP_CONFIG, data_root, work_dir, max_epochs)
+    cfg.custom_hooks = [
+        dict(cfg.custom_hooks[0],
+             input_shape=SHAPE, start=1, interval=3, num_steps=4,
+             channel_group_size=2, latency_batch=4,
+             lut=osp.join(work_dir, 'lut.json'), **hook)
+    ]
+    os.makedirs(work_dir, exist_ok=True)
+    if not osp.exists(cfg.custom_hooks[0]['lut']):
+        make_lut(cfg, cfg.custom_hooks[0]['lut'])
+    return cfg
+
+
+def epi_tiny_cfg(data_root: str, work_dir: str | os.PathLike,
+                 max_epochs: int = 3, **hook) -> Config:
+    """The Shapes EPI config on the tiny preset (:func:`tiny_shapes_cfg`),
+    EPI every 2 iterations over a window of 2."""
+    cfg = tiny_shapes_cfg(EPI_CONFIG, data_root, str(work_dir), max_epochs)
+    settings = dict(
+        input_shape=SHAPE,
+        interval=2,
+        window=2,
+        patience=1,
+        tau=0.0,
+        latest_epoch=2)
+    settings.update(hook)
+    cfg.custom_hooks = [dict(cfg.custom_hooks[0], **settings)]
+    return cfg
+
+
+def find_hook(runner, name: str):
+    """The runner's hook of class ``name``."""
+    return next(h for h in runner.hooks if type(h).__name__ == name)

@@ -6,11 +6,10 @@ import itertools
 import torch
 
 from mmext.pruning.allocation import allocate, allocate_uniform, \
-    network_latency
+    network_latency, smallest_latency
 from mmext.pruning.graph import build_channel_groups
-from mmext.pruning.masks import full_masks
-from mmext.pruning.signatures import scope_signatures
-from ._models import resnet18_classifier, synthetic_lut
+from mmext.pruning.masks import full_masks, width_masks
+from ._models import resnet18_classifier, synthetic_latency_model
 
 SHAPE = (3, 32, 32)
 BLOCK = 4
@@ -20,26 +19,23 @@ def _setup():
     model = resnet18_classifier(width=8)
     x = torch.randn(1, *SHAPE)
     groups = build_channel_groups(model, x)
-    signatures = scope_signatures(model, None, x, batch=4)
-    lut = synthetic_lut(signatures, batch=4, step=BLOCK)
+    latency = synthetic_latency_model(model, batch=4, step=BLOCK)
     gen = torch.Generator().manual_seed(0)
     saliency = {
         g.key: torch.rand(g.num_channels, generator=gen)
         for g in groups
     }
-    return groups, signatures, lut, saliency
+    return groups, latency, saliency
 
 
 def test_knapsack_step_meets_the_target_with_the_most_salient_channels():
-    groups, signatures, lut, saliency = _setup()
+    groups, latency, saliency = _setup()
     keep = full_masks(groups)
-    dense = network_latency(groups, keep, signatures, lut)
-    result = allocate(groups, keep, saliency, 0.6 * dense, BLOCK,
-                      signatures, lut)
+    dense = network_latency(groups, keep, latency)
+    result = allocate(groups, keep, saliency, 0.6 * dense, BLOCK, latency)
     assert result.met_target
     assert result.latency <= 0.6 * dense
-    assert result.latency == network_latency(groups, result.keep, signatures,
-                                             lut)
+    assert result.latency == network_latency(groups, result.keep, latency)
     for group in groups:
         kept = result.keep[group.key]
         assert kept.sum() >= 1
@@ -49,19 +45,19 @@ def test_knapsack_step_meets_the_target_with_the_most_salient_channels():
                 saliency[group.key][~kept].max()
     # pruned channels never come back
     second = allocate(groups, result.keep, saliency, 0.9 * dense, BLOCK,
-                      signatures, lut)
+                      latency)
     for key, mask in second.keep.items():
         assert not (mask & ~result.keep[key]).any()
 
 
 def test_knapsack_step_beats_every_uniform_choice_on_saliency():
-    groups, signatures, lut, saliency = _setup()
+    groups, latency, saliency = _setup()
     keep = full_masks(groups)
-    dense = network_latency(groups, keep, signatures, lut)
+    dense = network_latency(groups, keep, latency)
     target = 0.5 * dense
-    halp = allocate(groups, keep, saliency, target, BLOCK, signatures, lut)
+    halp = allocate(groups, keep, saliency, target, BLOCK, latency)
     uniform = allocate_uniform(groups, keep, saliency, target, BLOCK,
-                               signatures, lut)
+                               latency)
     assert uniform.latency <= target
 
     def kept_saliency(masks):
@@ -76,11 +72,22 @@ def test_knapsack_step_beats_every_uniform_choice_on_saliency():
 
 
 def test_unreachable_target_keeps_one_block_and_says_so():
-    groups, signatures, lut, saliency = _setup()
+    groups, latency, saliency = _setup()
     import pytest
     with pytest.warns(UserWarning, match='below'):
         result = allocate(groups, full_masks(groups), saliency, 1e-9, BLOCK,
-                          signatures, lut)
+                          latency)
     assert not result.met_target
     assert all(int(m.sum()) == BLOCK for m in result.keep.values())
     assert list(itertools.islice(result.blocks, 3)) == [1, 1, 1]
+
+
+def test_network_latency_is_the_latency_models_sum():
+    groups, latency, _ = _setup()
+    dense = latency.predict()
+    assert network_latency(groups, full_masks(groups), latency) == dense
+    floor = smallest_latency(groups, latency, BLOCK)
+    # one block of every group left: far below the dense latency
+    assert 0 < floor < 0.5 * dense
+    keep = width_masks(groups, {g.key: BLOCK for g in groups})
+    assert floor == network_latency(groups, keep, latency)

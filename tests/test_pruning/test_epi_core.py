@@ -35,7 +35,7 @@ def test_trigger_needs_tau_and_a_rising_score():
     # a saturated indicator (the architecture stopped changing) fires
     assert should_prune([1.0] * 6, tau=0.983, patience=5)
     assert not should_prune([0.97] * 6, tau=0.983, patience=5)
-    # the notes' strict wording: a plateau never fires, a rise does
+    # the strict wording: a plateau never fires, a rise does
     assert not should_prune([1.0] * 6, tau=0.983, patience=5, strict=True)
     assert should_prune(scores, tau=0.983, patience=5, strict=True)
     assert not should_prune(scores[:-2] + [0.985, 0.985], tau=0.983,

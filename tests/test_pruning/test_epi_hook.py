@@ -11,44 +11,13 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mmext.datasets.shapes import generate_shapes
 from mmext.testing import run_distributed
-from ._models import tiny_shapes_cfg
-from .test_halp_hook import make_lut
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'epi',
-                  'epi-50_resnet18-w32_1xb64-12e_shapes-64px.py')
-SHAPE = (3, 32, 32)  # tiny-preset crops
-ITERS_PER_EPOCH = 8
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes('tiny', root)
-    return root
-
-
-def tiny_cfg(data_root, work_dir, max_epochs=3, **hook):
-    """The Shapes EPI config on the tiny preset: 8 iterations per epoch,
-    deterministic pipeline, a quarter-width ResNet-18, EPI every 2
-    iterations over a window of 2."""
-    cfg = tiny_shapes_cfg(CONFIG, data_root, work_dir, max_epochs)
-    settings = dict(
-        input_shape=SHAPE,
-        interval=2,
-        window=2,
-        patience=1,
-        tau=0.0,
-        latest_epoch=2)
-    settings.update(hook)
-    cfg.custom_hooks = [dict(cfg.custom_hooks[0], **settings)]
-    return cfg
+from ._models import (ITERS_PER_EPOCH, REPO, SHAPE, epi_tiny_cfg, find_hook,
+                      make_lut)
 
 
 def epi_hook(runner):
-    return next(h for h in runner.hooks if type(h).__name__ == 'EPIHook')
+    return find_hook(runner, 'EPIHook')
 
 
 def psi(a, b):
@@ -93,8 +62,8 @@ def assert_slim(runner, hook):
     assert trained == {id(p) for p in model.parameters()}
 
 
-def test_tracks_epi_and_slims_when_it_fires(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), latest_epoch=3)
+def test_tracks_epi_and_slims_when_it_fires(epi_cfg, tmp_path):
+    cfg = epi_cfg(tmp_path / 'run', latest_epoch=3)
     runner = Runner.from_cfg(cfg)
     logged = []
     add_scalars = runner.visualizer.add_scalars
@@ -129,14 +98,15 @@ def test_tracks_epi_and_slims_when_it_fires(data_root, tmp_path):
     ckpt = torch.load(
         osp.join(cfg.work_dir, 'epoch_3.pth'), weights_only=False)
     assert ckpt['pruning']['extra']['pruned']['reason'] == 'epi'
+    assert ckpt['pruning']['extra']['method'] == 'epi'
     key = f'{hook.groups[0].key}.weight'
     assert ckpt['state_dict'][key].shape[0] == int(
         hook.record.current_keep()[hook.groups[0].key].sum())
 
 
-def test_fallback_prunes_at_the_latest_epoch(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), tau=2.0,
-                   latest_epoch=1)
+def test_fallback_prunes_at_the_latest_epoch(epi_cfg, tmp_path):
+    cfg = epi_cfg(tmp_path / 'run', tau=2.0,
+                  latest_epoch=1)
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = epi_hook(runner)
@@ -146,9 +116,9 @@ def test_fallback_prunes_at_the_latest_epoch(data_root, tmp_path):
     assert_slim(runner, hook)
 
 
-def test_prune_epoch_zero_trains_the_slim_model_only(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=1,
-                   prune_epoch=0)
+def test_prune_epoch_zero_trains_the_slim_model_only(epi_cfg, tmp_path):
+    cfg = epi_cfg(tmp_path / 'run', max_epochs=1,
+                  prune_epoch=0)
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = epi_hook(runner)
@@ -169,10 +139,10 @@ def _final_state(runner):
 
 
 def test_resume_after_pruning_matches_the_uninterrupted_run(
-        data_root, tmp_path):
+        epi_cfg, tmp_path):
     def cfg_for(name, max_epochs):
-        cfg = tiny_cfg(data_root, str(tmp_path / name), max_epochs,
-                       prune_epoch=1)
+        cfg = epi_cfg(tmp_path / name, max_epochs,
+                      prune_epoch=1)
         cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.5))
         cfg.optim_wrapper.optimizer.lr = 0.05
         cfg.randomness = dict(seed=0)
@@ -196,27 +166,27 @@ def test_resume_after_pruning_matches_the_uninterrupted_run(
                                        msg=key)
 
 
-def test_test_run_loads_the_slim_checkpoint(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=2,
-                   prune_epoch=1)
+def test_test_run_loads_the_slim_checkpoint(epi_cfg, tmp_path):
+    cfg = epi_cfg(tmp_path / 'run', max_epochs=2,
+                  prune_epoch=1)
     runner = Runner.from_cfg(cfg)
     runner.train()
     trained = runner.val_loop.run()
-    test_cfg = tiny_cfg(data_root, str(tmp_path / 'test'), max_epochs=2,
-                        prune_epoch=1)
+    test_cfg = epi_cfg(tmp_path / 'test', max_epochs=2,
+                       prune_epoch=1)
     test_cfg.load_from = osp.join(cfg.work_dir, 'epoch_2.pth')
     metrics = Runner.from_cfg(test_cfg).test()
     assert metrics['accuracy/top1'] == pytest.approx(
         trained['accuracy/top1'])
 
 
-def test_latency_target_prunes_to_the_budget(data_root, tmp_path):
+def test_latency_target_prunes_to_the_budget(epi_cfg, tmp_path):
     work_dir = str(tmp_path / 'run')
     os.makedirs(work_dir)
     lut = osp.join(work_dir, 'lut.json')
-    cfg = tiny_cfg(data_root, work_dir, max_epochs=1, pruned_ratio=None,
-                   latency_ratio=0.5, lut=lut, channel_group_size=2,
-                   latency_batch=4, prune_epoch=0)
+    cfg = epi_cfg(work_dir, max_epochs=1, pruned_ratio=None,
+                  latency_ratio=0.5, lut=lut, channel_group_size=2,
+                  latency_batch=4, prune_epoch=0)
     make_lut(cfg, lut)
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -229,8 +199,8 @@ def test_latency_target_prunes_to_the_budget(data_root, tmp_path):
 
 def _run_ddp(rank, world_size, data_root, work_dir):
     """Train under 2-process DDP; what each rank saw and ended with."""
-    cfg = tiny_cfg(data_root, work_dir, max_epochs=2, criterion='taylor',
-                   latest_epoch=2)
+    cfg = epi_tiny_cfg(data_root, work_dir, max_epochs=2, criterion='taylor',
+                       latest_epoch=2)
     cfg.train_dataloader.batch_size = 4
     cfg.launcher = 'pytorch'
     cfg.randomness = dict(seed=0)
@@ -247,9 +217,9 @@ def _run_ddp(rank, world_size, data_root, work_dir):
 
 
 def test_ddp_ranks_decide_and_train_the_slim_model_together(
-        data_root, tmp_path):
+        shapes_tiny, tmp_path):
     ranks = run_distributed(
-        _run_ddp, world_size=2, args=(data_root, str(tmp_path / 'ddp')))
+        _run_ddp, world_size=2, args=(shapes_tiny, str(tmp_path / 'ddp')))
     a, b = ranks[0], ranks[1]
     assert a['pruned'] is not None
     assert a['pruned'] == b['pruned']

@@ -6,7 +6,7 @@ import os.path as osp
 import subprocess
 import sys
 
-from .test_epi_hook import REPO, data_root, tiny_cfg  # noqa: F401
+from ._models import REPO
 
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'epi_oracle.py')
 
@@ -22,9 +22,8 @@ def _run(config, work_dir):
                           timeout=600)
 
 
-def test_oracle_grid_tabulates_and_marks_epi(data_root, tmp_path):  # noqa
-    cfg = tiny_cfg(data_root, str(tmp_path / 'unused'), max_epochs=2,
-                   latest_epoch=2)
+def test_oracle_grid_tabulates_and_marks_epi(epi_cfg, tmp_path):
+    cfg = epi_cfg(tmp_path / 'unused', max_epochs=2, latest_epoch=2)
     config = str(tmp_path / 'tiny_epi.py')
     cfg.dump(config)
     work_dir = str(tmp_path / 'oracle')

@@ -18,7 +18,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 import mmext  # noqa: F401
 from mmext.engine.hooks.halp_hook import HALPHook
-from mmext.pruning.from_config import pruning_hook_cfg
+from mmext.engine.hooks.pruning_config import pruning_hook_cfg
 from mmext.pruning.graph import build_channel_groups
 from mmext.registry import HOOKS
 
@@ -40,8 +40,8 @@ SSD_BACKBONE_PARAMS = 8_543_296
 
 # Prunable groups with the stem protected: two per bottleneck (conv1, conv2
 # outputs) and one per residual stream that does not reach the traced
-# outputs, as the reference's rn50_prune_layer.json (GS_SPARSE per
-# bottleneck conv, CL_GROUP per stage; pruning.md 2.6).
+# outputs, as NVlabs/HALP's configs/prune_configs/rn50_prune_layer.json
+# (GS_SPARSE per bottleneck conv, CL_GROUP per stage).
 EXPECTED_GROUPS = {
     # 16 bottlenecks, 4 streams (layer4's feeds the fc, which is pruned
     # with it).
@@ -88,7 +88,8 @@ def test_config_matches_its_name(path):
     gpus, batch = int(match['gpus']), int(match['batch'])
     assert cfg.train_dataloader.batch_size == batch
     assert cfg.auto_scale_lr.base_batch_size == gpus * batch
-    # The reference's pruning schedule and protected stem (pruning.md 2.8).
+    # The reference's pruning schedule (NVlabs/HALP
+    # configs/exp_configs/rn50_imagenet_prune.yaml) and protected stem.
     assert (hook_cfg['start'], hook_cfg['interval'],
             hook_cfg['num_steps']) == (0, 40, 30)
     assert hook_cfg['ignored_layers'] == ('backbone.conv1', )

@@ -1,63 +1,24 @@
 """mmext.HALPHook through a real Runner: schedule, masks, checkpoint replay,
-resume, test-time replay, logging, bad input and DDP."""
+resume, test-time replay, logging, bad input and DDP (its checkpoint methods
+on hand-made checkpoints are in ``test_hook_checkpoints.py``)."""
 import glob
-import os
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.runner import Runner
 
-from mmext.datasets.shapes import generate_shapes
 from mmext.pruning.allocation import network_latency
-from mmext.pruning.signatures import scope_signatures
 from mmext.testing import run_distributed
-from ._models import synthetic_lut, tiny_shapes_cfg
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'halp',
-                  'halp-50_resnet18-w32_1xb64-6e_shapes-64px.py')
-SHAPE = (3, 32, 32)  # tiny-preset crops
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('shapes'))
-    generate_shapes('tiny', root)
-    return root
-
-
-def make_lut(cfg, path):
-    """A synthetic LUT (multiply-add counts) for the config's model."""
-    from mmext.pruning.from_config import build_model
-    model = build_model(cfg)
-    hook = cfg.custom_hooks[0]
-    sigs = scope_signatures(model, None, torch.randn(1, *SHAPE), batch=4)
-    synthetic_lut(sigs, batch=4, step=hook['channel_group_size'], path=path)
-
-
-def tiny_cfg(data_root, work_dir, max_epochs=3, **hook):
-    """The Shapes HALP config on the tiny preset: 8 iterations per epoch,
-    deterministic pipeline, a quarter-width ResNet-18."""
-    cfg = tiny_shapes_cfg(CONFIG, data_root, work_dir, max_epochs)
-    cfg.custom_hooks = [
-        dict(cfg.custom_hooks[0],
-             input_shape=SHAPE, start=1, interval=3, num_steps=4,
-             channel_group_size=2, latency_batch=4,
-             lut=osp.join(work_dir, 'lut.json'), **hook)
-    ]
-    os.makedirs(work_dir, exist_ok=True)
-    if not osp.exists(cfg.custom_hooks[0]['lut']):
-        make_lut(cfg, cfg.custom_hooks[0]['lut'])
-    return cfg
+from ._models import SHAPE, find_hook, halp_tiny_cfg
 
 
 def halp_hook(runner):
-    return next(h for h in runner.hooks if type(h).__name__ == 'HALPHook')
+    return find_hook(runner, 'HALPHook')
 
 
-def test_prunes_on_schedule_to_the_target(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+def test_prunes_on_schedule_to_the_target(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run')
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = halp_hook(runner)
@@ -81,19 +42,20 @@ def test_prunes_on_schedule_to_the_target(data_root, tmp_path):
     # the latency the hook reports is the LUT's for these masks
     ratio = runner.message_hub.get_scalar('train/halp_latency_ratio')
     assert ratio.current() == pytest.approx(
-        network_latency(hook.groups, hook.keep, hook.signatures, hook.lut) /
+        network_latency(hook.groups, hook.keep, hook.latency) /
         record.dense_latency)
     ckpt = torch.load(
         osp.join(cfg.work_dir, 'epoch_3.pth'), weights_only=False)
     assert len(ckpt['pruning']['steps']) == 4
+    assert ckpt['pruning']['extra'] == {'method': 'halp'}
 
 
-def test_resume_continues_the_schedule_exactly(data_root, tmp_path):
-    full = Runner.from_cfg(tiny_cfg(data_root, str(tmp_path / 'full')))
+def test_resume_continues_the_schedule_exactly(halp_cfg, tmp_path):
+    full = Runner.from_cfg(halp_cfg(tmp_path / 'full'))
     full.train()
-    cfg = tiny_cfg(data_root, str(tmp_path / 'part'), max_epochs=1)
+    cfg = halp_cfg(tmp_path / 'part', max_epochs=1)
     Runner.from_cfg(cfg).train()
-    cfg = tiny_cfg(data_root, str(tmp_path / 'part'))
+    cfg = halp_cfg(tmp_path / 'part')
     cfg.resume = True
     cfg.load_from = osp.join(cfg.work_dir, 'epoch_1.pth')
     resumed = Runner.from_cfg(cfg)
@@ -105,13 +67,13 @@ def test_resume_continues_the_schedule_exactly(data_root, tmp_path):
             assert torch.equal(step_a.keep[key], step_b.keep[key]), key
 
 
-def test_test_tool_replays_and_reproduces_the_metric(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=2)
+def test_test_tool_replays_and_reproduces_the_metric(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run', max_epochs=2)
     runner = Runner.from_cfg(cfg)
     runner.train()
     trained = runner.val_loop.run()
     keep = halp_hook(runner).keep
-    test_cfg = tiny_cfg(data_root, str(tmp_path / 'test'), max_epochs=2)
+    test_cfg = halp_cfg(tmp_path / 'test', max_epochs=2)
     test_cfg.load_from = osp.join(cfg.work_dir, 'epoch_2.pth')
     tester = Runner.from_cfg(test_cfg)
     metrics = tester.test()
@@ -120,8 +82,8 @@ def test_test_tool_replays_and_reproduces_the_metric(data_root, tmp_path):
     assert all(torch.equal(keep[k], replayed[k]) for k in keep)
 
 
-def test_unreachable_target_fails_before_writing(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), target_ratio=0.01)
+def test_unreachable_target_fails_before_writing(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run', target_ratio=0.01)
     sentinel = osp.join(cfg.work_dir, 'epoch_1.pth')
     with open(sentinel, 'w') as f:
         f.write('previous run')
@@ -131,8 +93,8 @@ def test_unreachable_target_fails_before_writing(data_root, tmp_path):
     assert not glob.glob(osp.join(cfg.work_dir, 'iter_*.pth'))
 
 
-def test_lut_of_another_batch_is_an_error(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+def test_lut_of_another_batch_is_an_error(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run')
     cfg.custom_hooks[0]['latency_batch'] = 32
     with pytest.raises(ValueError, match='batch'):
         Runner.from_cfg(cfg).train()
@@ -148,8 +110,8 @@ def test_bad_arguments_are_named():
         HALPHook(0.5, 'x.json', (32, 32))
 
 
-def test_nothing_prunable_is_an_error(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+def test_nothing_prunable_is_an_error(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run')
     cfg.custom_hooks[0]['ignored_layers'] = [
         f'backbone.layer{i}.{j}.conv1' for i in range(1, 5) for j in (0, 1)
     ] + ['backbone.conv1', 'backbone.layer2.0.conv2',
@@ -162,7 +124,7 @@ def _saliency_after_one_update(rank, world_size, data_root, work_dir,
                                batch, accumulate):
     """Train one update; return the hook's accumulated saliency."""
     torch.manual_seed(0)
-    cfg = tiny_cfg(data_root, work_dir, max_epochs=1)
+    cfg = halp_tiny_cfg(data_root, work_dir, max_epochs=1)
     cfg.model.backbone.norm_eval = True  # per-sample BN, as in detectors
     cfg.train_dataloader.batch_size = batch
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
@@ -180,19 +142,20 @@ def _saliency_after_one_update(rank, world_size, data_root, work_dir,
     return saliency.count, {k: v.clone() for k, v in saliency.sums.items()}
 
 
-def test_saliency_is_that_of_the_union_batch_under_ddp(data_root, tmp_path):
+def test_saliency_is_that_of_the_union_batch_under_ddp(shapes_tiny,
+                                                       tmp_path):
     """2 gloo processes x 4 images == 1 process x 8 images == 1 process x 2
     accumulated micro-batches of 4."""
-    count, single = _saliency_after_one_update(0, 1, data_root,
+    count, single = _saliency_after_one_update(0, 1, shapes_tiny,
                                                str(tmp_path / 'one'), 8, 1)
     assert count == 1
     count, accumulated = _saliency_after_one_update(
-        0, 1, data_root, str(tmp_path / 'acc'), 4, 2)
+        0, 1, shapes_tiny, str(tmp_path / 'acc'), 4, 2)
     assert count == 1  # counted once per real update
     ranks = run_distributed(
         _saliency_after_one_update,
         world_size=2,
-        args=(data_root, str(tmp_path / 'ddp'), 4, 1))
+        args=(shapes_tiny, str(tmp_path / 'ddp'), 4, 1))
     for name, result in [('accumulated', accumulated),
                          ('rank 0', ranks[0][1]), ('rank 1', ranks[1][1])]:
         for key, value in single.items():
@@ -201,8 +164,8 @@ def test_saliency_is_that_of_the_union_batch_under_ddp(data_root, tmp_path):
                 msg=lambda m: f'{name}, group {key}: {m}')
 
 
-def test_ema_copy_and_momentum_are_masked(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=2)
+def test_ema_copy_and_momentum_are_masked(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run', max_epochs=2)
     cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.5))
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -225,8 +188,8 @@ def test_ema_copy_and_momentum_are_masked(data_root, tmp_path):
     assert pruned > 0
 
 
-def test_missing_lut_names_the_tool(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+def test_missing_lut_names_the_tool(halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run')
     cfg.custom_hooks[0]['lut'] = str(tmp_path / 'missing.json')
     with pytest.raises(FileNotFoundError, match='build_latency_lut.py'):
         Runner.from_cfg(cfg).train()

@@ -6,15 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from mmext.pruning import timing
-from mmext.pruning.latency import (LatencyLUT, LayerSignature,
-                                   channel_grid, check_compatible,
+from mmext.pruning.latency import (LatencyLUT, LatencyModel, LayerSignature,
+                                   build_lut, channel_grid, check_compatible,
                                    collect_layer_signatures,
                                    device_fingerprint, latency_jobs,
-                                   predict_network_latency)
-from mmext.pruning.timing import (build_lut, measure_forward_latency,
-                                  measure_layer_latency,
-                                  measure_network_latency, median_of_minima)
+                                   measure_forward_latency,
+                                   measure_layer_latency,
+                                   measure_network_latency, median_of_minima,
+                                   predict_network_latency, timing)
 
 
 def conv(cin=64, cout=128, size=56, k=3, stride=2, batch=256, **kwargs):
@@ -367,3 +366,16 @@ def test_median_of_minima_and_median_lut():
     merged = LatencyLUT.median([first, second, third])
     assert merged.entries == {'a': 2.0, 'b': 4.0, 'c': 5.0}
     assert merged.meta == {'batch': 1, 'rounds': 3}
+
+
+def test_latency_model_predicts_the_networks_sum():
+    sig = conv()
+    lut = grid_lut(sig)
+    model = LatencyModel(lut, {'a': sig, 'b': conv(16, 24)})
+    assert model.batch == 256 and not model.extended
+    assert model.layer_cost('a', 12, 30) == pytest.approx(bilinear(12, 30))
+    assert model.predict() == predict_network_latency(model.signatures, lut)
+    assert model.predict({'a': (12, 30)}) == pytest.approx(
+        bilinear(12, 30) + bilinear(16, 24))
+    with pytest.raises(KeyError):
+        model.layer_cost('c', 8, 8)

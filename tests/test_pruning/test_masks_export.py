@@ -2,11 +2,10 @@
 the slim architecture rebuilds from its widths and loads strictly."""
 import copy
 
-import pytest
 import torch
 from mmengine.registry import MODELS
 
-from mmext.pruning.export import kept_widths, slim_model
+from mmext.pruning.export import cut_to_widths, kept_widths, slim_model
 from mmext.pruning.graph import build_channel_groups
 from mmext.pruning.masks import apply_plan, full_masks, kept_fraction, \
     mask_optimizer_state, zero_plan
@@ -89,6 +88,11 @@ def test_pruned_model_config_loads_slim_weights_strictly():
     x = torch.randn(2, *SHAPE)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(x), slim(x))
+    # the core function the registered builder wraps, on a plain module
+    cut = cut_to_widths(copy.deepcopy(dense), kept_widths(keep), SHAPE)
+    assert cut.state_dict().keys() == slim.state_dict().keys()
+    assert all(cut.state_dict()[k].shape == v.shape
+               for k, v in slim.state_dict().items())
 
 
 def test_optimizer_state_is_masked():
@@ -110,7 +114,6 @@ def test_optimizer_state_is_masked():
 def test_mmseg_cnn_segmentor_masked_equals_slim():
     """mmseg CNN segmentors are pruned whole (mode='tensor'); the classifier
     conv_seg keeps its classes."""
-    pytest.importorskip('mmseg')
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
     norm = dict(type='BN', requires_grad=True)

@@ -1,5 +1,6 @@
-"""tools/pruning/*: the LUT builder on a config, and export of a pruned
-checkpoint to a slim model that tools/test.py evaluates to the same metric."""
+"""tools/pruning/*: the LUT builder on a config, and export of a HALP or an
+EPI checkpoint to a slim model that tools/test.py evaluates to the same
+metric."""
 import importlib.util
 import json
 import os.path as osp
@@ -10,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmext.pruning.latency import LatencyLUT
-from .test_halp_hook import REPO, data_root, halp_hook, tiny_cfg  # noqa
+from ._models import REPO, find_hook
 
 
 def _tool(name):
@@ -22,8 +23,8 @@ def _tool(name):
 
 
 def test_build_latency_lut_covers_the_model_and_resumes(
-        data_root, tmp_path, monkeypatch):  # noqa: F811
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+        halp_cfg, tmp_path, monkeypatch):
+    cfg = halp_cfg(tmp_path / 'run')
     cfg_path = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_path)
     out = str(tmp_path / 'lut.json')
@@ -37,7 +38,7 @@ def test_build_latency_lut_covers_the_model_and_resumes(
     assert any(k.startswith('2_3_8_32_7_2_1') for k in first)  # the stem
     # a second run resumes: nothing left to measure, nothing changes
     calls = []
-    import mmext.pruning.timing as timing
+    from mmext.pruning.latency import timing
     monkeypatch.setattr(timing, 'measure_layer_latency',
                         lambda *a, **k: calls.append(a) or 1.0)
     assert tool.main(argv) == 0
@@ -45,42 +46,71 @@ def test_build_latency_lut_covers_the_model_and_resumes(
     assert LatencyLUT.load(out).entries == first
 
 
-def test_export_writes_a_slim_model_with_the_same_metric(
-        data_root, tmp_path):  # noqa: F811
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=2)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metric = runner.val_loop.run()
+def export_and_test(cfg, checkpoint, tmp_path):
+    """Export ``checkpoint`` of ``cfg``; the report, and the slim config's
+    metric under tools/test.py (whose runner loaded ``pruned.pth``)."""
     cfg_path = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_path)
     out = str(tmp_path / 'export')
-    ckpt = osp.join(cfg.work_dir, 'epoch_2.pth')
     tool = _tool('export_pruned')
-    assert tool.main([cfg_path, ckpt, '--out', out, '--repeats', '2']) == 0
+    assert tool.main([cfg_path, checkpoint, '--out', out, '--repeats',
+                      '2']) == 0
     report = json.load(open(osp.join(out, 'export.json')))
-    assert report['max_abs_diff'] <= 1e-5
-    assert report['params_slim'] < report['params_dense']
-    assert report['channels'] == {
-        k: int(v.sum()) for k, v in halp_hook(runner).keep.items()
-    }
     slim_cfg = Config.fromfile(osp.join(out, 'cfg_pruned.py'))
     assert slim_cfg.model.type == 'mmext.PrunedModel'
     assert not slim_cfg.custom_hooks
     slim_cfg.work_dir = str(tmp_path / 'slim_test')
     slim_cfg.load_from = osp.join(out, 'pruned.pth')
     tester = Runner.from_cfg(slim_cfg)
-    assert tester.test() == pytest.approx(metric)
+    metric = tester.test()
     state = torch.load(osp.join(out, 'pruned.pth'), weights_only=False)
     tester.model.load_state_dict(state['state_dict'], strict=True)
+    return report, metric
+
+
+def test_export_writes_a_slim_model_with_the_same_metric(
+        halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run', max_epochs=2)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metric = runner.val_loop.run()
+    report, slim_metric = export_and_test(
+        cfg, osp.join(cfg.work_dir, 'epoch_2.pth'), tmp_path)
+    assert report['method'] == 'halp'
+    assert report['max_abs_diff'] <= 1e-5
+    assert report['params_slim'] < report['params_dense']
+    assert report['channels'] == {
+        k: int(v.sum())
+        for k, v in find_hook(runner, 'HALPHook').keep.items()
+    }
+    assert slim_metric == pytest.approx(metric)
+
+
+def test_export_of_an_epi_checkpoint_slimmed_mid_training(epi_cfg, tmp_path):
+    """EPI's checkpoint holds the slim weights already (pruned after epoch
+    1 of 2): the export rebuilds that architecture and loads them."""
+    cfg = epi_cfg(tmp_path / 'run', max_epochs=2, prune_epoch=1)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metric = runner.val_loop.run()
+    keep = find_hook(runner, 'EPIHook').record.current_keep()
+    report, slim_metric = export_and_test(
+        cfg, osp.join(cfg.work_dir, 'epoch_2.pth'), tmp_path)
+    assert report['method'] == 'epi'
+    assert report['max_abs_diff'] == 0.0
+    assert report['channels'] == {k: int(v.sum()) for k, v in keep.items()}
+    assert report['params_slim'] < 0.6 * report['params_dense']
+    assert report['latency_slim_ms'] > 0
+    assert slim_metric == pytest.approx(metric)
 
 
 def test_export_refuses_a_checkpoint_without_pruning_record(
-        data_root, tmp_path):  # noqa: F811
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'), max_epochs=1)
+        halp_cfg, tmp_path):
+    cfg = halp_cfg(tmp_path / 'run', max_epochs=1)
     cfg.custom_hooks = []
     Runner.from_cfg(cfg).train()
     cfg_path = str(tmp_path / 'cfg.py')
-    tiny_cfg(data_root, str(tmp_path / 'run2')).dump(cfg_path)
+    halp_cfg(tmp_path / 'run2').dump(cfg_path)
     with pytest.raises(SystemExit, match='no pruning record'):
         _tool('export_pruned').main([
             cfg_path, osp.join(cfg.work_dir, 'epoch_1.pth'), '--out',

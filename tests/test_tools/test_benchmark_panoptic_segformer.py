@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from mmext.testing.tools import load_tool
-from mmext.utils.benchmark import (cpu_peak_bytes, interleaved_times,
-                                   strip_pretrained)
+from mmext.utils.benchmark import (cpu_peak_bytes, interleaved_rounds,
+                                   interleaved_times, strip_pretrained,
+                                   time_call)
 
 
 def test_interleaved_times_order():
@@ -20,6 +21,26 @@ def test_interleaved_times_order():
     times = interleaved_times(fns, 2, torch.device('cpu'))
     assert calls == ['A', 'B', 'A', 'B', 'A', 'B']  # warm-up, 2 rounds
     assert {name: len(t) for name, t in times.items()} == {'A': 2, 'B': 2}
+
+
+def test_interleaved_rounds_run_lazily_in_order():
+    calls = []
+    fns = {name: (lambda name=name: calls.append(name)) for name in 'AB'}
+    rounds = interleaved_rounds(fns, 2, calls=2, warmup=2)
+    assert calls == []  # nothing runs before the first round is asked for
+    first = next(rounds)
+    assert calls == ['A', 'A', 'B', 'B'] + ['A', 'A', 'B', 'B']
+    calls.append('between rounds')
+    assert [len(t) for t in next(rounds).values()] == [2, 2]
+    assert calls[-5:] == ['between rounds', 'A', 'A', 'B', 'B']
+    assert next(rounds, None) is None
+    assert list(first) == ['A', 'B']
+    assert all(s >= 0 for seconds in first.values() for s in seconds)
+
+
+def test_time_call_measures_seconds():
+    import time
+    assert 0.009 < time_call(lambda: time.sleep(0.01)) < 1.0
 
 
 def test_cpu_peak_bytes():
@@ -45,7 +66,6 @@ def test_strip_pretrained():
 
 
 def test_benchmark_runs(tmp_path, capsys):
-    pytest.importorskip('mmdet')
     tool = load_tool('analysis_tools/benchmark_panoptic_segformer.py')
     out = tmp_path / 'bench.json'
     threads = torch.get_num_threads()

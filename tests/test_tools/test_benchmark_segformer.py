@@ -1,8 +1,6 @@
 """tools/analysis_tools/benchmark_segformer.py end to end on a 64 x 64
 image (B0, one round): every table row, the per-round ratio column and the
 per-stage breakdown at the token counts of each stage."""
-import pytest
-
 from mmext.testing.tools import load_tool
 
 
@@ -17,7 +15,6 @@ def _table(text: str, header: str) -> list:
 
 
 def test_benchmark_rows_and_per_stage_breakdown(capsys):
-    pytest.importorskip('mmseg')
     tool = load_tool('analysis_tools/benchmark_segformer.py')
     assert tool.main(['--archs', 'b0', '--size', '64', '64', '--repeats',
                       '2', '--threads', '1', '--per-stage']) == 0

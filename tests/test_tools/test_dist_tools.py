@@ -10,7 +10,6 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 from mmext.testing import find_free_port
-from mmext.testing.toy import get_toy_cfg
 from mmext.utils.cpu_dist import (accelerator_available,
                                   close_distributed, cpu_model_wrapper_cfg,
                                   setup_cpu_distributed)
@@ -71,12 +70,12 @@ def test_setup_cpu_distributed(monkeypatch):
 
 
 @needs_cpu_only
-def test_dist_train_sh_on_cpu(tmp_path):
+def test_dist_train_sh_on_cpu(toy_cfg, tmp_path):
     """``dist_train.sh CONFIG 2`` trains over gloo with two processes."""
     config = str(tmp_path / 'toy_cfg.py')
-    cfg = get_toy_cfg(str(tmp_path / 'work_dir'), max_epochs=1)
-    cfg['log_level'] = 'WARNING'
-    Config(cfg).dump(config)
+    toy_cfg.train_cfg.max_epochs = 1
+    toy_cfg.log_level = 'WARNING'
+    toy_cfg.dump(config)
     env = dict(
         os.environ,
         PYTHON=sys.executable,

@@ -12,13 +12,10 @@ from collections import OrderedDict
 
 import pytest
 import torch
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from mmext.apis import init_model
 from mmext.testing.tools import load_tool as load_tool_module
-
-pytest.importorskip('mmdet')
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', '_base_', 'models',
@@ -203,12 +200,7 @@ def load_tool():
 
 @pytest.fixture(scope='module')
 def model():
-    import mmext  # noqa: F401
-    from mmdet.registry import MODELS
-    cfg = Config.fromfile(CONFIG)
-    init_default_scope('mmdet')
-    cfg.model.backbone.init_cfg = None
-    return MODELS.build(cfg.model)
+    return init_model(CONFIG, cfg_options=dict(default_scope='mmdet'))
 
 
 @pytest.fixture(scope='module')

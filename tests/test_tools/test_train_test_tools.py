@@ -21,12 +21,8 @@ from mmext.testing.toy import get_toy_cfg, write_toy_annotations
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-@pytest.fixture(autouse=True)
-def _restore_local_rank(monkeypatch):
-    """The tools' parse_args set LOCAL_RANK; undo it after each test."""
-    monkeypatch.setenv('LOCAL_RANK', os.environ.get('LOCAL_RANK', '0'))
-
-
+# The tools' parse_args set LOCAL_RANK; undo it after each test.
+pytestmark = pytest.mark.usefixtures('restore_local_rank')
 
 
 def _write_config(tmp_path, data_root, **overrides) -> str:

@@ -6,14 +6,11 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.structures import PixelData
 
-pytest.importorskip('mmdet')
-
-from mmdet.structures import DetDataSample  # noqa: E402
-
-from mmext.registry import VISUALIZERS  # noqa: E402
+from mmext.registry import VISUALIZERS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLASSES = ('circle', 'square', 'sky')  # 2 things, 1 stuff; VOID = 3

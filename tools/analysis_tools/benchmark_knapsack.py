@@ -40,7 +40,6 @@ import os
 import platform
 import statistics
 import subprocess
-import time
 import tracemalloc
 from dataclasses import dataclass
 from typing import Callable, List, Tuple
@@ -49,6 +48,7 @@ import numpy as np
 
 from mmext.pruning.knapsack import (knapsack_cost, knapsack_value,
                                     latency_knapsack)
+from mmext.utils.benchmark import interleaved_times
 
 Solver = Callable[[List[np.ndarray], List[np.ndarray], float], List[int]]
 
@@ -175,13 +175,10 @@ def reference_knapsack(values: List[np.ndarray], costs: List[np.ndarray],
 
 
 def median_seconds(solver: Solver, inst: Instance, repeats: int) -> float:
-    """Median wall-clock seconds of ``repeats`` solves."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        solver(inst.values, inst.costs, inst.budget)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median wall-clock seconds of ``repeats`` solves (no warm-up)."""
+    solve = functools.partial(solver, inst.values, inst.costs, inst.budget)
+    times = interleaved_times({'solve': solve}, repeats, warmup=0)
+    return statistics.median(times['solve'])
 
 
 def peak_memory(solver: Solver, inst: Instance) -> Tuple[int, List[int]]:

@@ -22,7 +22,7 @@ The tool
    then calls every network ``--calls`` times, so that the LUT and the
    networks see the same load on a shared machine,
 3. takes the per-key median LUT over the rounds and, per network,
-   :func:`~mmext.pruning.timing.median_of_minima` of its calls,
+   :func:`~mmext.pruning.latency.median_of_minima` of its calls,
 4. prints a markdown table of measured and predicted latency, with the
    absolute error and the error relative to the dense width-64 network of
    the same depth:
@@ -38,6 +38,7 @@ Usage::
 """
 import argparse
 import datetime
+import functools
 import json
 import os
 import os.path as osp
@@ -49,11 +50,11 @@ from typing import Dict, List, Tuple
 import torch
 from torch import nn
 
-from mmext.pruning.latency import (LatencyLUT, LayerSignature,
-                                   collect_layer_signatures,
+from mmext.pruning.latency import (LatencyLUT, LatencyModel, LayerSignature,
+                                   build_lut, collect_layer_signatures,
                                    device_fingerprint, latency_jobs,
-                                   predict_network_latency)
-from mmext.pruning.timing import build_lut, median_of_minima
+                                   median_of_minima)
+from mmext.utils.benchmark import interleaved_rounds
 
 CONV_KINDS = ('conv', 'linear')
 
@@ -140,7 +141,9 @@ def interleaved_measurements(
     rounds, so both see the same load on a shared machine.
 
     Each round measures every LUT point (one cache file per round, resumed
-    if present) and then calls every network ``args.calls`` times.
+    if present) and then calls every network ``args.calls`` times
+    (:func:`mmext.utils.benchmark.interleaved_rounds`, which warms every
+    network up ``args.warmup`` times first).
 
     Returns:
         Tuple[LatencyLUT, Dict[tuple, List[List[float]]]]: the per-key
@@ -149,22 +152,20 @@ def interleaved_measurements(
     """
     times: Dict[tuple, List[List[float]]] = {name: [] for name in nets}
     luts = []
+    forwards = {
+        name: functools.partial(net, example)
+        for name, net in nets.items()
+    }
     with torch.no_grad():
-        for net in nets.values():
-            for _ in range(args.warmup):
-                net(example)
+        rounds = interleaved_rounds(forwards, args.rounds, calls=args.calls,
+                                    warmup=args.warmup)
         for index in range(args.rounds):
             luts.append(build_lut(
                 jobs, osp.join(lut_dir, f'round{index}.json'), batch=1,
                 warmup=args.lut_warmup, repeats=args.lut_repeats,
                 resume=not args.rebuild, progress=False))
-            for name, net in nets.items():
-                times[name].append([])
-                for _ in range(args.calls):
-                    start = time.perf_counter()
-                    net(example)
-                    times[name][-1].append(
-                        (time.perf_counter() - start) * 1e3)
+            for name, seconds in next(rounds).items():
+                times[name].append([s * 1e3 for s in seconds])
             print(f'round {index + 1}/{args.rounds} done', flush=True)
     return LatencyLUT.median(luts), times
 
@@ -176,8 +177,8 @@ def predictions(signatures: Dict[str, LayerSignature],
     Linear and pooling layers)."""
     layers = {n: s for n, s in signatures.items() if s.kind in CONV_KINDS}
     return dict(
-        plain=predict_network_latency(layers, lut),
-        extended=predict_network_latency(signatures, lut, epilogue=True))
+        plain=LatencyModel(lut, layers).predict(epilogue=False),
+        extended=LatencyModel(lut, signatures).predict(epilogue=True))
 
 
 def error(predicted: float, measured: float) -> float:

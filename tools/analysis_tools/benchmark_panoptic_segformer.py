@@ -58,9 +58,12 @@ from typing import Any, Callable, Dict
 import numpy as np
 import torch
 
+from mmext.apis import init_model
+from mmext.apis.inference import load_config
 from mmext.utils.atomic import atomic_write
-from mmext.utils.benchmark import (describe_device, interleaved_times,
-                                   peak_bytes, strip_pretrained)
+from mmext.utils.benchmark import (add_benchmark_arguments, describe_device,
+                                   interleaved_times, peak_bytes,
+                                   strip_pretrained)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # key: (table name, config: relative to the repository or package::path)
@@ -75,33 +78,27 @@ MODELS = {
 META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')
 
 
-def load_config(path: str):
-    """A config file, or ``package::path`` from an installed package."""
-    if '::' in path:
-        from mmengine.hub import get_config
-        return get_config(path)
-    from mmengine.config import Config
-    return Config.fromfile(osp.join(REPO, path))
-
-
 def build_model(config: str, seed: int, device: torch.device):
-    """The config's model with random weights (seeded), in eval mode."""
-    from mmengine.registry import DefaultScope
+    """The config's model with random weights (seeded), in eval mode.
 
-    import mmext  # noqa: F401  (registers mmext.* in mmdet's registries)
-    cfg = load_config(config)
+    Args:
+        config (str): A config relative to the repository, or
+            ``package::path`` of an installed package.
+        seed (int): Seed of the weights.
+        device (torch.device): Where the model goes.
+    """
+    cfg = load_config(config if '::' in config else osp.join(REPO, config))
     strip_pretrained(cfg.model)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        from mmdet.registry import MODELS as REGISTRY
-        torch.manual_seed(seed)
-        model = REGISTRY.build(cfg.model)
-        disabled = logging.root.manager.disable
-        logging.disable(logging.INFO)  # it logs every parameter's init
-        try:
-            model.init_weights()
-        finally:
-            logging.disable(disabled)
-    return model.to(device).eval()
+    cfg.default_scope = 'mmdet'  # both configs' unprefixed types are mmdet's
+    torch.manual_seed(seed)
+    model = init_model(cfg)  # on the CPU, so the seed gives the same init
+    disabled = logging.root.manager.disable
+    logging.disable(logging.INFO)  # it logs every parameter's init
+    try:
+        model.init_weights()
+    finally:
+        logging.disable(disabled)
+    return model.to(device)
 
 
 def make_data(size, seed: int) -> Dict[str, list]:
@@ -157,12 +154,7 @@ def benchmark(size, repeats: int, device: torch.device,
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--size', nargs=2, type=int, default=[800, 1333],
-                        metavar=('H', 'W'))
-    parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch CPU threads (default 2)')
-    parser.add_argument('--device', default='cpu')
+    add_benchmark_arguments(parser, size=(800, 1333), repeats=5)
     parser.add_argument('--seed', type=int, default=0,
                         help='seed of the weights and the image')
     parser.add_argument('--out', help='write the raw numbers to this JSON')

@@ -37,8 +37,8 @@ from torch import nn
 
 from mmext.models.seg import MIT_ARCHS, MiT
 from mmext.models.seg.segformer_convert import convert_segformer
-from mmext.utils.benchmark import (cuda_peak_bytes, describe_device,
-                                   interleaved_times)
+from mmext.utils.benchmark import (add_benchmark_arguments, cuda_peak_bytes,
+                                   describe_device, interleaved_times)
 
 
 def build_pair(arch: str, device: torch.device):
@@ -215,12 +215,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--archs', nargs='+', default=['b0', 'b2'],
                         choices=sorted(MIT_ARCHS))
-    parser.add_argument('--size', nargs=2, type=int, default=[512, 512],
-                        metavar=('H', 'W'))
-    parser.add_argument('--repeats', type=int, default=7)
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch CPU threads (default 2)')
-    parser.add_argument('--device', default='cpu')
+    add_benchmark_arguments(parser, size=(512, 512), repeats=7)
     parser.add_argument('--dtype', default='fp32',
                         choices=['fp32', 'fp16', 'bf16'])
     parser.add_argument('--per-stage', action='store_true',

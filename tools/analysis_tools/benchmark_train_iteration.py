@@ -26,7 +26,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmext.pruning.from_config import pruning_hook_index
+from mmext.engine.hooks.pruning_config import pruning_hook_index
 
 
 def parse_args():

@@ -46,7 +46,8 @@ from mmengine.runner import Runner
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 
-from mmext.pruning.from_config import pruning_hook_index  # noqa: E402
+from mmext.engine.hooks.pruning_config import \
+    pruning_hook_index  # noqa: E402
 from mmext.visualization.epi_plot import plot_oracle  # noqa: E402
 
 

@@ -29,14 +29,14 @@ import mmext  # noqa: F401  (registries)
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
+from mmext.apis import init_model
 from mmext.engine.runner.gradinversion_loop import build_settings
 from mmext.inversion import (batch_gradients, dataset_labels,
-                             draw_target_batches, load_batch, psnr, ssim)
+                             dataset_target, draw_target_batches, psnr, ssim)
 from mmext.inversion.attack import gradient_distance
 from mmext.inversion.targets import pixel_mean_std, unit_images
-from mmext.registry import DATASETS, MODELS
+from mmext.registry import DATASETS
 
 
 def rgb_unit(item: dict) -> torch.Tensor:
@@ -86,18 +86,17 @@ def gradient_distances(cfg: Config, checkpoint: str, dataset,
     :func:`near_misses` guess for the batch ``indices``, with the config's
     model (weights from ``checkpoint``) and ``test_cfg.attack``'s distance
     (``InversionSettings``' default, the paper's L2, when the config does
-    not set it)."""
-    from mmengine.runner import load_checkpoint
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    model.eval()
-    normalised, labels = load_batch(model, dataset, indices)
+    not set it). The true batch's gradients are the target the loop
+    attacks (:func:`mmext.inversion.dataset_target`); every guess is
+    differentiated with the batch's true labels."""
+    model = init_model(cfg, checkpoint)
+    target = dataset_target(model, dataset, indices, 'true',
+                            with_features=False)
+    labels = target.true_labels
     mean, std = pixel_mean_std(model)
-    truth = unit_images(normalised, mean, std)
+    truth = unit_images(target.images, mean, std)
     distance = gradient_distance(
         build_settings(cfg.test_cfg.get('attack', {})).grad_distance)
-    target = batch_gradients(model, normalised, labels)
 
     def normalise(guess: torch.Tensor) -> torch.Tensor:
         return (guess - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)
@@ -105,7 +104,7 @@ def gradient_distances(cfg: Config, checkpoint: str, dataset,
     return {
         name: (psnr(guess, truth).mean().item(),
                distance(batch_gradients(model, normalise(guess), labels),
-                        target).item())
+                        target.gradients).item())
         for name, guess in near_misses(truth).items()
     }
 

@@ -8,26 +8,26 @@ Usage::
         [--sampling distinct_labels random] [--seed 0] [--out FILE.json]
 
 Draws ``--trials`` batches from the config's ``test_dataloader`` dataset
-for each sampling, computes each batch's averaged gradients with the model
-in eval mode, and applies :func:`mmext.inversion.recover_labels` (Yin et
-al., "See through Gradients", CVPR 2021, arXiv 2104.07586, Eq. 8) to the
-last linear layer's weight gradient. Prints the share of labels recovered
-(as multisets) and of batches recovered exactly.
+for each sampling and builds each batch's target as
+``mmext.GradInversionLoop`` does (:func:`mmext.inversion.dataset_target`:
+the averaged gradients with the model in eval mode, and the labels
+:func:`mmext.inversion.recover_labels` finds in the last linear layer's
+weight gradient; Yin et al., "See through Gradients: Image Batch Recovery
+via GradInversion", CVPR 2021, arXiv 2104.07586, Eq. 8). Prints the share
+of labels recovered (as multisets) and of batches recovered exactly.
 """
 import argparse
 import json
 import sys
 
 import mmext  # noqa: F401  (registries)
-from mmengine.config import Config
-from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar
 
-from mmext.engine.runner.gradinversion_loop import last_linear_weight_index
+from mmext.apis import init_model
 from mmext.evaluation.metrics import multiset_label_hits
-from mmext.inversion import (batch_gradients, dataset_labels,
-                             draw_target_batches, load_batch, recover_labels)
-from mmext.registry import DATASETS, MODELS
+from mmext.inversion import (dataset_labels, dataset_target,
+                             draw_target_batches)
+from mmext.registry import DATASETS
 from mmext.utils.atomic import atomic_write
 
 
@@ -50,17 +50,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def label_recovery_rates(model, dataset, batch_size: int, trials: int,
                          sampling: str, seed: int) -> dict:
     """Label-level and batch-level recovery rates (percent)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    fc_index = last_linear_weight_index(model, params)
     batches = draw_target_batches(
         dataset_labels(dataset), batch_size, trials, sampling, seed)
     hits = exact = 0
     progress = ProgressBar(len(batches))
     for indices in batches:
-        images, labels = load_batch(model, dataset, indices)
-        grads = batch_gradients(model, images, labels)
-        found = recover_labels(grads[fc_index], batch_size).tolist()
-        batch_hits = multiset_label_hits(labels.tolist(), found)
+        target = dataset_target(model, dataset, indices, 'recovered',
+                                with_features=False)
+        batch_hits = multiset_label_hits(target.true_labels.tolist(),
+                                         target.recovered_labels.tolist())
         hits += batch_hits
         exact += batch_hits == batch_size
         progress.update()
@@ -75,11 +73,12 @@ def label_recovery_rates(model, dataset, batch_size: int, trials: int,
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
-    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    try:
+        model = init_model(args.config, args.checkpoint)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
     rows = []
     for sampling in args.sampling:
         try:

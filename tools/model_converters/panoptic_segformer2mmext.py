@@ -35,19 +35,12 @@ DEFAULT_CONFIG = osp.join(REPO, 'configs', '_base_', 'models',
 
 
 def model_state(config: str) -> Dict[str, torch.Tensor]:
-    """State dict of the mmext model in ``config`` (``model`` field), built
-    without pretrained weights."""
-    from mmdet.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    import mmext  # noqa: F401 (registers mmext's modules)
-    cfg = Config.fromfile(config)
-    init_default_scope('mmdet')
-    model_cfg = cfg.model
-    if model_cfg.get('backbone') is not None:
-        model_cfg.backbone.init_cfg = None
-    return MODELS.build(model_cfg).state_dict()
+    """State dict of the mmext model in ``config`` (``model`` field, built
+    in the mmdet scope by :func:`mmext.apis.init_model`), the key and shape
+    template the converted weights must fit."""
+    from mmext.apis import init_model
+    return init_model(
+        config, cfg_options=dict(default_scope='mmdet')).state_dict()
 
 
 def convert_file(src_path: str, dst_path: str,

@@ -12,7 +12,7 @@ where it stopped when started again with the same ``--out``.
 Example::
 
     python tools/pruning/build_latency_lut.py \
-        configs/halp/halp-50_r18-w32_1xb64-6e_shapes-64px.py \
+        configs/halp/halp-50_resnet18-w32_1xb64-6e_shapes-64px.py \
         --batch 64 --out work_dirs/luts/r18w32_cpu_b64.json
 """
 import argparse
@@ -25,14 +25,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmengine.config import Config  # noqa: E402
-
-from mmext.pruning.from_config import build_model, \
-    pruning_hook_cfg  # noqa: E402
+from mmext.apis import init_model  # noqa: E402
+from mmext.apis.inference import load_config  # noqa: E402
+from mmext.engine.hooks.pruning_config import pruning_hook_cfg  # noqa: E402
 from mmext.pruning.graph import traceable  # noqa: E402
-from mmext.pruning.latency import latency_jobs, \
-    predict_network_latency  # noqa: E402
-from mmext.pruning.timing import build_lut, \
+from mmext.pruning.latency import LatencyModel, build_lut, latency_jobs, \
     measure_network_latency  # noqa: E402
 from mmext.pruning.signatures import scope_signatures  # noqa: E402
 from mmext.utils.cli import add_cfg_options_argument  # noqa: E402
@@ -73,11 +70,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     hook = pruning_hook_cfg(cfg)
-    model = build_model(cfg).to(args.device).eval()
+    model = init_model(cfg, device=args.device)
     example = torch.randn(1, *hook['input_shape'], device=args.device)
     extended = not args.plain
     signatures = scope_signatures(
@@ -116,7 +111,7 @@ def calibrate(lut, model, hook: dict, signatures, args) -> None:
     measured = measure_network_latency(
         traceable(model, hook.get('scope')), inputs, device=args.device,
         repeats=args.repeats)
-    predicted = predict_network_latency(signatures, lut)
+    predicted = LatencyModel(lut, signatures).predict()
     lut.meta.update(
         dense_measured_ms=measured, dense_predicted_ms=predicted)
     print(f'dense scope at batch {args.batch}: measured {measured:.3f} ms, '

@@ -1,9 +1,15 @@
 """Export a pruned checkpoint as a physically slim model and its config.
 
-Reads the pruning record that ``mmext.HALPHook`` (or ``mmext.EPIHook``)
-stored in CKPT, removes the masked channels for real (Torch-Pruning does the
-surgery), checks that the slim model computes what the masked one computes,
-measures both latencies, and writes to ``--out``:
+Reads the pruning record that ``mmext.HALPHook`` or ``mmext.EPIHook`` stored
+in CKPT and rebuilds the slim model. The record's method tag says how: a
+HALP checkpoint holds the dense weights with the pruned channels zeroed, so
+the masked channels are removed for real (Torch-Pruning does the surgery)
+and the slim model is checked to compute what the masked one computes; an
+EPI checkpoint written after EPI pruned already holds the slim weights, so
+the dense model is cut to the recorded architecture and they load into it.
+Either way the slim weights are checked to load strictly into the written
+``mmext.PrunedModel`` config and to compute the same outputs there. Both
+latencies (dense architecture and slim) are measured, and ``--out`` gets:
 
 - ``pruned.pth``: ``{'state_dict': ..., 'meta': ...}`` of the slim model;
 - ``<config name>_pruned.py``: the config that builds it
@@ -17,8 +23,9 @@ Files are written atomically; an existing ``--out`` keeps its other files.
 Example::
 
     python tools/pruning/export_pruned.py \
-        configs/halp/halp-50_r18-w32_1xb64-6e_shapes-64px.py \
-        work_dirs/halp50/epoch_6.pth --out work_dirs/halp50/export
+        configs/halp/halp-50_resnet18-w32_1xb64-6e_shapes-64px.py \
+        work_dirs/halp-50_resnet18-w32_1xb64-6e_shapes-64px/epoch_6.pth \
+        --out work_dirs/halp-50_resnet18-w32_1xb64-6e_shapes-64px/export
 """
 import argparse
 import copy
@@ -26,8 +33,10 @@ import json
 import os
 import os.path as osp
 import sys
+from typing import List, Tuple
 
 import torch
+from torch import nn
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
@@ -36,12 +45,15 @@ if REPO not in sys.path:
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner.checkpoint import _load_checkpoint  # noqa: E402
 
-from mmext.engine.hooks.halp_hook import CHECKPOINT_KEY  # noqa: E402
-from mmext.pruning.export import kept_widths, slim_model  # noqa: E402
-from mmext.pruning.from_config import build_model, \
-    pruning_hook_cfg  # noqa: E402
-from mmext.pruning.graph import build_channel_groups, traceable  # noqa
-from mmext.pruning.timing import measure_forward_latency  # noqa: E402
+from mmext.apis import init_model  # noqa: E402
+from mmext.apis.inference import load_config  # noqa: E402
+from mmext.engine.hooks.pruning_config import pruning_hook_cfg  # noqa: E402
+from mmext.engine.hooks.pruning_hook import CHECKPOINT_KEY  # noqa: E402
+from mmext.pruning.export import cut_to_widths, kept_widths, \
+    slim_model  # noqa: E402
+from mmext.pruning.graph import ChannelGroup, build_channel_groups, \
+    traceable  # noqa: E402
+from mmext.pruning.latency import measure_forward_latency  # noqa: E402
 from mmext.pruning.masks import apply_plan, zero_plan  # noqa: E402
 from mmext.pruning.record import PruningRecord  # noqa: E402
 from mmext.utils.atomic import atomic_torch_save, atomic_write  # noqa
@@ -103,6 +115,41 @@ def slim_config(cfg: Config, widths: dict, hook: dict) -> Config:
     return out
 
 
+def rebuild_slim(dense: nn.Module, state_dict: dict, record: PruningRecord,
+                 groups: List[ChannelGroup],
+                 hook: dict) -> Tuple[nn.Module, nn.Module]:
+    """The checkpoint's model as the pruning left it, and its slim version.
+
+    Args:
+        dense (nn.Module): The config's dense model (initial weights).
+        state_dict (dict): The checkpoint's weights.
+        record (PruningRecord): Its pruning record, checked against
+            ``groups``.
+        groups (list[ChannelGroup]): The dense model's channel groups.
+        hook (dict): The pruning hook's config (input_shape, scope,
+            ignored_layers).
+
+    Returns:
+        tuple[nn.Module, nn.Module]: The reference the slim model must
+        match (HALP: the dense model with the checkpoint's weights and the
+        pruned channels zeroed; EPI after it pruned: the slim model itself)
+        and the slim model with the checkpoint's weights, both in eval
+        mode.
+    """
+    shape = tuple(hook['input_shape'])
+    scope, ignored = hook.get('scope'), hook.get('ignored_layers', ())
+    keep = record.current_keep()
+    if record.holds_slim_weights():
+        slim = slim_model(copy.deepcopy(dense), keep, shape, scope, ignored)
+        slim.load_state_dict(state_dict, strict=True)
+        return slim.eval(), slim.eval()
+    masked = copy.deepcopy(dense)
+    masked.load_state_dict(state_dict, strict=True)
+    apply_plan(zero_plan(masked, groups, keep))
+    slim = slim_model(copy.deepcopy(masked), keep, shape, scope, ignored)
+    return masked.eval(), slim.eval()
+
+
 def _write_text(path: str, text: str) -> None:
 
     def write(tmp: str) -> None:
@@ -116,7 +163,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     hook = pruning_hook_cfg(cfg)
     checkpoint = _load_checkpoint(args.checkpoint, map_location='cpu')
     if CHECKPOINT_KEY not in checkpoint:
@@ -124,8 +171,7 @@ def main(argv=None) -> int:
             f'{args.checkpoint} has no pruning record '
             f'(checkpoint[{CHECKPOINT_KEY!r}]); export checkpoints written '
             f'by a run with {hook["type"]}')
-    model = build_model(cfg).eval()
-    model.load_state_dict(checkpoint['state_dict'], strict=True)
+    model = init_model(cfg)
     shape = tuple(hook['input_shape'])
     scope = hook.get('scope')
     ignored = hook.get('ignored_layers', ())
@@ -133,21 +179,26 @@ def main(argv=None) -> int:
                                   ignored)
     record = PruningRecord.from_dict(checkpoint[CHECKPOINT_KEY])
     record.check_groups({g.key: g.num_channels for g in groups})
-    keep = record.current_keep()
-    apply_plan(zero_plan(model, groups, keep))
-    slim = slim_model(copy.deepcopy(model), keep, shape, scope, ignored)
+    widths = kept_widths(record.current_keep())
+    reference, slim = rebuild_slim(model, checkpoint['state_dict'], record,
+                                   groups, hook)
+    rebuilt = cut_to_widths(copy.deepcopy(model), widths, shape, scope,
+                            ignored).eval()
+    rebuilt.load_state_dict(slim.state_dict(), strict=True)
 
     inputs = torch.randn(2, *shape)
-    diff = max_output_difference(model, slim, scope, inputs)
-    print(f'max |masked - slim| over the scope outputs: {diff:.3g}')
+    diff = max(max_output_difference(reference, slim, scope, inputs),
+               max_output_difference(slim, rebuilt, scope, inputs))
+    source = 'checkpoint' if record.holds_slim_weights() else 'masked'
+    print(f'max |{source} - slim| over the scope outputs: {diff:.3g}')
     if diff > MAX_ABS_DIFF:
         raise SystemExit(
-            f'the slim model differs from the masked one by {diff:.3g} '
+            f'the slim model differs from the checkpoint\'s by {diff:.3g} '
             f'(> {MAX_ABS_DIFF}); nothing was written')
-    widths = kept_widths(keep)
     report = dict(
         config=args.config,
         checkpoint=args.checkpoint,
+        method=record.method,
         steps=len(record.steps),
         channels=widths,
         max_abs_diff=diff,

@@ -1,13 +1,13 @@
 # GradInversion (Yin et al., "See through Gradients: Image Batch Recovery via
 # GradInversion", CVPR 2021, arXiv 2104.07586) as a test loop, with the
-# paper's weights (research notes inversion_mvs.md 1.3, which are also
-# mmext.inversion.InversionSettings' defaults): per-layer L2 gradient
-# matching a_G = 1e-3, BN prior 0.1 on the running statistics ("BN_approx",
-# first BN x10), TV 1e-4, l2 1e-6, 8 seeds with group consistency 0.01 from
-# iteration 5k refreshed every 100, Adam lr 0.1 with 50 warm-up iterations
-# and cosine decay, noise 0.2, 20k iterations. One batch of 8 with distinct
-# labels, labels recovered from the gradient. The data and the attacked
-# model come from the config that uses this file, which sets
+# paper's weights (also mmext.inversion.InversionSettings' defaults):
+# per-layer L2 gradient matching a_G = 1e-3, BN prior 0.1 on the running
+# statistics ("BN_approx", first BN x10), TV 1e-4, l2 1e-6, 8 seeds with
+# group consistency 0.01 from iteration 5k refreshed every 100, Adam lr 0.1
+# with 50 warm-up iterations and cosine decay, noise 0.2, 20k iterations.
+# One batch of 8 with distinct labels, labels recovered from the gradient.
+# The data and the attacked model come from the config that uses this file,
+# which sets
 #   test_cfg = _base_.gradinversion_loop
 #   test_evaluator = _base_.gradinversion_evaluator
 # (names of their own: the data bases already define test_cfg and

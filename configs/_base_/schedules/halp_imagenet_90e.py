@@ -1,6 +1,6 @@
 # HALP's ImageNet fine-tuning recipe (NVlabs/HALP
 # configs/exp_configs/rn50_imagenet_prune.yaml, which follows NVIDIA's
-# ResNet-50 v1.5 training recipe; /work/shared/research/pruning.md 2.8).
+# ResNet-50 v1.5 training recipe in NVIDIA/DeepLearningExamples).
 # Pruning and fine-tuning are one run: the pruning hook prunes during the
 # first ~1200 iterations, the rest of the 90 epochs fine-tunes the result.
 # The numbers are for a global batch of 1024 = 8 GPUs x 128.

@@ -17,42 +17,45 @@ is cut to the dominant sub-network *physically*
 are sliced, the DDP wrapper is rebuilt, and the remaining epochs run on the
 smaller network.
 
-The EPI history and the pruning go into ``checkpoint['pruning']``; loading
-such a checkpoint (resume, ``tools/test.py``) slims the freshly built model
-first so that the slim weights load.
+The lifecycle it shares with HALP (group set-up, latency table, saliency,
+history, checkpoints) is
+:class:`~mmext.engine.hooks.pruning_hook.BasePruningHook`. The EPI history
+and the pruning go into ``checkpoint['pruning']``; loading such a checkpoint
+(resume, ``tools/test.py``) slims the freshly built model first so that the
+slim weights load.
 """
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dist import get_rank
-from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
-from torch import nn
 
 from mmext.pruning.allocation import allocate, network_latency
 from mmext.pruning.epi import architecture, epi_score, global_ratio_masks, \
     should_prune
-from mmext.pruning.graph import ChannelGroup
-from mmext.pruning.importance import TaylorSaliency, normalized_l2_saliency
+from mmext.pruning.importance import normalized_l2_saliency
 from mmext.pruning.masks import full_masks, kept_fraction
-from mmext.pruning.record import PruningRecord, PruningStep
+from mmext.pruning.record import PruningRecord
 from mmext.pruning.slim_training import slim_in_training
 from mmext.registry import HOOKS
 from mmext.visualization.epi_plot import plot_epi_curve
-from .pruning_runtime import broadcast_masks, ema_models, \
-    hook_optimizer_steps, load_latency_model, optimizers, prunable_groups, \
-    remove_hooks, unwrap
+from .pruning_hook import CHECKPOINT_KEY, BasePruningHook
+from .pruning_runtime import broadcast_masks, ema_models, optimizers, \
+    remove_hooks
 
-CHECKPOINT_KEY = 'pruning'
-#: the notes' thresholds for ResNet-50 (unverified, see pruning.md 1.2)
+__all__ = ['EPIHook', 'CHECKPOINT_KEY']
+
+#: EPI's thresholds for ResNet-50 as third-party reimplementations of the
+#: paper (arXiv 2110.12007) give them; the paper selects one per network
+#: and criterion.
 DEFAULT_TAU = {'magnitude': 0.983, 'taylor': 0.944}
 PLOT_NAME = 'epi_curve.png'
 
 
 @HOOKS.register_module()
-class EPIHook(Hook):
+class EPIHook(BasePruningHook):
     """Prune once, when the Early Pruning Indicator says the dominant
     sub-network has stopped changing, and slim the model for real.
 
@@ -75,10 +78,12 @@ class EPIHook(Hook):
         patience (int): The EPI must be at least (``strict_rise``: above)
             this many previous values. Defaults to 5.
         strict_rise (bool): Compare with the previous values by ``>`` (the
-            notes' wording), which never fires once EPI saturates at 1.0,
-            instead of ``>=``. Defaults to False.
-        tau (float, optional): Threshold; None takes the notes' ResNet-50
-            value for the criterion (0.983 magnitude, 0.944 Taylor).
+            trigger as third-party summaries of the paper word it), which
+            never fires once EPI saturates at 1.0, instead of ``>=``.
+            Defaults to False.
+        tau (float, optional): Threshold; None takes the ResNet-50 value
+            for the criterion (0.983 magnitude, 0.944 Taylor, see
+            :data:`DEFAULT_TAU`).
         by_epoch (bool): Track every ``interval`` epochs (True) or every
             ``interval`` iterations. Defaults to True.
         interval (int): Tracking interval. Defaults to 1.
@@ -98,7 +103,8 @@ class EPIHook(Hook):
             tracking point (rank 0). Defaults to True.
     """
 
-    priority = 'ABOVE_NORMAL'  # slim before EMAHook and checkpoints see it
+    method = 'epi'
+    weight_saliency = staticmethod(normalized_l2_saliency)
 
     def __init__(self,
                  input_shape: Sequence[int],
@@ -149,14 +155,10 @@ class EPIHook(Hook):
                                       or value < 0):
                 raise ValueError(
                     f'EPIHook: {name} must be an int >= 0, got {value!r}')
-        if len(input_shape) != 3:
-            raise ValueError('EPIHook: input_shape is one input (C, H, W), '
-                             f'got {tuple(input_shape)}')
-        self.input_shape = tuple(int(s) for s in input_shape)
+        super().__init__(input_shape, criterion, lut, latency_batch, scope,
+                         ignored_layers)
         self.pruned_ratio = pruned_ratio
         self.latency_ratio = latency_ratio
-        self.lut_path = lut
-        self.criterion = criterion
         self.window = window
         self.patience = patience
         self.strict_rise = strict_rise
@@ -166,21 +168,11 @@ class EPIHook(Hook):
         self.latest_epoch = latest_epoch
         self.prune_epoch = prune_epoch
         self.channel_group_size = channel_group_size
-        self.latency_batch = latency_batch
-        self.scope = tuple(scope) if scope is not None else None
-        self.ignored_layers = tuple(ignored_layers)
         self.plot = plot
 
-        self.groups: Optional[List[ChannelGroup]] = None
-        self.record: Optional[PruningRecord] = None
-        self.saliency: Optional[TaylorSaliency] = None
-        self.lut = None
-        self.signatures: dict = {}
-        self._model: Optional[nn.Module] = None
         self._slimmed = False
         self._forced_iteration: Optional[int] = None
         self._iters_per_epoch = 1
-        self._handles: list = []
 
     # state ---------------------------------------------------------------
     @property
@@ -198,25 +190,8 @@ class EPIHook(Hook):
         """The EPI values so far, oldest first."""
         return [p['epi'] for p in self.points if p['epi'] is not None]
 
-    def _setup(self, runner) -> None:
-        """Trace the dense model's groups once (train and test alike)."""
-        if self.groups is not None:
-            return
-        model = unwrap(runner.model)
-        self.groups = prunable_groups(model, self.input_shape, self.scope,
-                                      self.ignored_layers, 'EPIHook',
-                                      runner.logger)
-        self._model = model
-        self.record = PruningRecord(
-            group_sizes={g.key: g.num_channels
-                         for g in self.groups},
-            extra=dict(
-                method='epi', criterion=self.criterion, points=[],
-                pruned=None))
-        self.saliency = TaylorSaliency(self.groups)
-
-    def before_run(self, runner) -> None:
-        self._setup(runner)
+    def _record_extra(self) -> dict:
+        return dict(criterion=self.criterion, points=[], pruned=None)
 
     def before_train(self, runner) -> None:
         """Load the LUT, fix the forced pruning point, hook the optimiser."""
@@ -225,13 +200,7 @@ class EPIHook(Hook):
         if self.pruned is not None:  # resumed after the pruning
             return
         if self.latency_ratio is not None:
-            self.lut, self.signatures = load_latency_model(
-                self._model, self.lut_path, self.input_shape, self.scope,
-                self.latency_batch, 'EPIHook')
-            if self.record.dense_latency is None:
-                self.record.dense_latency = network_latency(
-                    self.groups, full_masks(self.groups), self.signatures,
-                    self.lut)
+            self._load_latency()
         if self.prune_epoch is not None:
             first = 1 if self.criterion == 'taylor' else 0
             self._forced_iteration = max(
@@ -240,9 +209,7 @@ class EPIHook(Hook):
             latest = (self.latest_epoch if self.latest_epoch is not None
                       else max(runner.max_epochs // 2, 1))
             self._forced_iteration = latest * self._iters_per_epoch
-        if self.criterion == 'taylor':
-            self._handles = hook_optimizer_steps(runner.optim_wrapper,
-                                                 self._on_optimizer_step)
+        self._hook_optimizer(runner)
         if self._forced_iteration <= runner.iter:
             self._prune(runner, self._dominant_subnetwork(),
                         self._forced_reason, runner.iter)
@@ -251,13 +218,8 @@ class EPIHook(Hook):
     def _forced_reason(self) -> str:
         return 'fixed' if self.prune_epoch is not None else 'fallback'
 
-    def after_train(self, runner) -> None:
-        remove_hooks(self._handles)
-
-    def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
-        """Optimizer step pre-hook: gradients are final and unscaled."""
-        if self.pruned is None:
-            self.saliency.accumulate(self._model)
+    def _accumulates(self) -> bool:
+        return self.pruned is None
 
     # tracking -------------------------------------------------------------
     def after_train_iter(self,
@@ -284,19 +246,14 @@ class EPIHook(Hook):
 
     def _dominant_subnetwork(self) -> Dict[str, torch.Tensor]:
         """Masks of the dominant sub-network now, identical on all ranks."""
-        if self.criterion == 'magnitude':
-            saliency = normalized_l2_saliency(self._model, self.groups)
-        else:
-            saliency = self.saliency.average()
-            self.saliency.reset()
+        saliency = self._current_saliency()
         if self.pruned_ratio is not None:
             keep = global_ratio_masks(self.groups, saliency,
                                       self.pruned_ratio)
         else:
             keep = allocate(self.groups, full_masks(self.groups), saliency,
                             self.latency_ratio * self.record.dense_latency,
-                            self.channel_group_size, self.signatures,
-                            self.lut).keep
+                            self.channel_group_size, self.latency).keep
         return broadcast_masks(self.groups, keep)
 
     def _track(self, runner, keep: Dict[str, torch.Tensor]) -> bool:
@@ -337,17 +294,11 @@ class EPIHook(Hook):
                iteration: int) -> None:
         """Prune to ``keep`` after ``iteration`` completed iterations."""
         latency = (
-            network_latency(self.groups, keep, self.signatures, self.lut)
-            if self.lut is not None else float('nan'))
-        self.record.steps.append(
-            PruningStep(
-                step=1,
-                iteration=iteration,
-                target=(self.latency_ratio * self.record.dense_latency
-                        if self.latency_ratio is not None else float('nan')),
-                latency=latency,
-                keep={k: v.clone()
-                      for k, v in keep.items()}))
+            network_latency(self.groups, keep, self.latency)
+            if self.latency is not None else float('nan'))
+        target = (self.latency_ratio * self.record.dense_latency
+                  if self.latency_ratio is not None else float('nan'))
+        self._append_step(1, iteration, target, latency, keep)
         self.record.extra['pruned'] = dict(
             iteration=iteration,
             epoch=iteration / self._iters_per_epoch,
@@ -358,7 +309,7 @@ class EPIHook(Hook):
         self._slim(runner, keep)
         params = sum(p.numel() for p in self._model.parameters())
         remove_hooks(self._handles)
-        ratio = ('' if self.lut is None else ', predicted latency '
+        ratio = ('' if self.latency is None else ', predicted latency '
                  f'{latency / self.record.dense_latency:.3f} of dense')
         runner.logger.info(
             f'EPIHook: pruned ({reason}) after iteration {iteration} (epoch '
@@ -386,30 +337,23 @@ class EPIHook(Hook):
         self._slimmed = True
 
     # checkpoints ------------------------------------------------------------
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if self.record is None:
-            return
-        self.record.saliency = (
-            self.saliency.state_dict() if self.pruned is None else None)
-        checkpoint[CHECKPOINT_KEY] = self.record.to_dict()
+    def _saliency_to_save(self) -> Optional[dict]:
+        """The accumulator state, until the pruning ends its use."""
+        return self.saliency.state_dict() if self.pruned is None else None
 
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Restore the EPI history; slim the model if the checkpoint's is
-        (this runs before the weights load)."""
-        state = checkpoint.get(CHECKPOINT_KEY)
-        if state is None:
-            return
-        self._setup(runner)
-        record = PruningRecord.from_dict(state)
-        record.check_groups(self.record.group_sizes)
-        if record.extra.get('method') != 'epi':
+    def _check_record(self, record: PruningRecord) -> None:
+        """An untagged record must carry EPI's history."""
+        if 'points' not in record.extra:
             raise ValueError(
-                'EPIHook: the checkpoint was pruned by another method '
-                f'({record.extra.get("method") or "HALPHook"}); load it with '
-                'the config it was trained with')
-        self.record = record
-        if record.saliency is not None:
-            self.saliency.load_state_dict(record.saliency)
+                'EPIHook: the checkpoint\'s pruning record has no EPI '
+                f"history (checkpoint['{CHECKPOINT_KEY}']['extra']['points'])"
+                '; it was pruned by another method (mmext.HALPHook writes '
+                'such records). Load it with the config it was trained '
+                'with.')
+
+    def _replay(self, runner, record: PruningRecord) -> None:
+        """Slim the model if the checkpoint's is (this runs before the
+        weights load)."""
         if self.pruned is not None and not self._slimmed:
             self._slim(runner, record.current_keep())
             if get_rank() == 0:

@@ -1,34 +1,28 @@
 """What the pruning hooks (HALP, EPI) share about the MMEngine runner.
 
-- :func:`unwrap` and :func:`optimizers`: the model and torch optimisers
-  behind DDP wrappers and optim-wrapper dicts;
+- :func:`optimizers`: the torch optimisers behind optim-wrapper dicts;
 - :func:`hook_optimizer_steps` and :func:`remove_hooks`: a callback before
   every optimiser step (where saliency reads final, unscaled gradients);
 - :func:`broadcast_masks`: rank 0's channel masks on every rank;
 - :func:`prunable_groups`: the traced groups with trainable producers, or a
   clear error when there are none;
 - :func:`load_latency_model`: the latency table, checked against the model,
-  and the model's timed layers.
+  with the model's timed layers (a
+  :class:`~mmext.pruning.latency.LatencyModel`).
 """
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dist import broadcast
 from mmengine.hooks import EMAHook
-from mmengine.model import is_model_wrapper
 from torch import nn
 
 from mmext.pruning.graph import ChannelGroup, build_channel_groups, \
     example_inputs, model_device
-from mmext.pruning.latency import LatencyLUT, LayerSignature, \
+from mmext.pruning.latency import LatencyLUT, LatencyModel, \
     check_compatible
 from mmext.pruning.signatures import scope_signatures
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a DDP (or other MMEngine) wrapper."""
-    return model.module if is_model_wrapper(model) else model
 
 
 def optimizers(optim_wrapper) -> List[torch.optim.Optimizer]:
@@ -131,10 +125,11 @@ def prunable_groups(model: nn.Module, input_shape: Sequence[int],
     return trainable
 
 
-def load_latency_model(
-        model: nn.Module, lut_path: str, input_shape: Sequence[int],
-        scope: Optional[Sequence[str]], latency_batch: Optional[int],
-        owner: str) -> Tuple[LatencyLUT, Dict[str, LayerSignature]]:
+def load_latency_model(model: nn.Module, lut_path: str,
+                       input_shape: Sequence[int],
+                       scope: Optional[Sequence[str]],
+                       latency_batch: Optional[int],
+                       owner: str) -> LatencyModel:
     """Load a latency table and time the model's layers with it.
 
     Args:
@@ -147,8 +142,8 @@ def load_latency_model(
         owner (str): The hook's name, for messages.
 
     Returns:
-        tuple[LatencyLUT, dict[str, LayerSignature]]: The table and the
-        signatures of the scope's timed layers.
+        LatencyModel: The table and the signatures of the scope's timed
+        layers.
 
     Raises:
         FileNotFoundError: If the table does not exist (names the tool).
@@ -168,4 +163,4 @@ def load_latency_model(
                                   example_inputs(model, input_shape),
                                   int(lut.meta['batch']),
                                   pools=lut.extended)
-    return lut, signatures
+    return LatencyModel(lut, signatures)

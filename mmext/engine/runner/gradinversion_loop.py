@@ -3,10 +3,13 @@ Mallya, Vahdat, Alvarez, Kautz, Molchanov, "See through Gradients: Image
 Batch Recovery via GradInversion", CVPR 2021, arXiv 2104.07586).
 
 Put it in ``test_cfg`` and start it with ``tools/invert.py CONFIG
---checkpoint VICTIM.pth`` (or ``tools/test.py``). For every attacked batch
-it computes the batch's averaged gradients with the victim (or reads them
-from ``gradients_file``), recovers the labels from the last linear layer,
-optimises the images (:class:`mmext.inversion.GradInversion`), writes
+--checkpoint VICTIM.pth`` (or ``tools/test.py``). The loop schedules,
+persists and evaluates; :mod:`mmext.inversion` does the rest. For every
+attacked batch it takes the target (:func:`mmext.inversion.dataset_target`:
+the batch's averaged gradients computed with the victim and the labels
+recovered from the last linear layer; or
+:func:`mmext.inversion.file_target` for a ``gradients_file``), optimises
+the images (:class:`mmext.inversion.GradInversion`), writes
 ``{work_dir}/gradinversion/batch_{b:03d}.png`` (originals above the
 reconstructions) and hands the pairs to the evaluator
 (:mod:`mmext.evaluation.metrics.reconstruction`).
@@ -19,6 +22,7 @@ every ``checkpoint_interval`` iterations to ``state_rank{R}.pth``; a run with
 """
 import dataclasses
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -30,37 +34,34 @@ from mmengine.utils import ProgressBar
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmext.engine.hooks.pruning_runtime import unwrap
 from mmext.inversion import (GradInversion, InversionSettings,
-                             batch_gradients, dataset_labels,
-                             draw_target_batches, load_batch,
-                             load_gradients_file, match_batch_order,
-                             recover_labels)
+                             InversionTarget, dataset_labels,
+                             dataset_target, draw_pool, draw_target_batches,
+                             file_target, image_features, load_batch,
+                             match_batch_order)
 from mmext.inversion.attack import check_settings, valid_range
+from mmext.inversion.labels import LABEL_SOURCES
 from mmext.inversion.targets import (SAMPLINGS, pixel_mean_std,
                                      unit_images)
 from mmext.registry import LOOPS
 from mmext.utils.atomic import atomic_torch_save
+from mmext.utils.model import unwrap
 from mmext.visualization.inversion_grid import save_pair_grid
 
-LABEL_SOURCES = ('recovered', 'true')
+#: Names that moved to :mod:`mmext.inversion`; importing them from here
+#: still works for one release, with a DeprecationWarning.
+_MOVED = {'last_linear_weight_index': 'mmext.inversion.labels'}
 
 
-def last_linear_weight_index(model: nn.Module,
-                             params: Sequence[nn.Parameter]) -> int:
-    """Position in ``params`` of the last ``nn.Linear`` layer's weight (the
-    classifier whose gradient gives the labels)."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ValueError('GradInversion recovers labels from the last '
-                         'nn.Linear layer; the model has none. Pass '
-                         "labels='true' to use the batch's labels")
-    weight = linears[-1].weight
-    for index, param in enumerate(params):
-        if param is weight:
-            return index
-    raise ValueError('the last nn.Linear weight is frozen; GradInversion '
-                     'needs its gradient to recover the labels')
+def __getattr__(name: str):
+    if name in _MOVED:
+        import importlib
+        warnings.warn(
+            f'mmext.engine.runner.gradinversion_loop.{name} moved to '
+            f'{_MOVED[name]}.{name}; the old path will be removed in the '
+            'next release', DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def build_settings(attack: dict) -> InversionSettings:
@@ -170,10 +171,6 @@ class GradInversionLoop(BaseLoop):
         rank, _ = get_dist_info()
         return osp.join(self.out_dir, f'state_rank{rank}.pth')
 
-    def _load_images(self, indices: Sequence[int]) -> tuple:
-        """Normalised images [N, C, H, W] and labels [N] of dataset items."""
-        return load_batch(self.model, self.dataloader.dataset, indices)
-
     def _pixel_range(self) -> tuple:
         """(lower, upper, mean, std), each [C]: the normalised bounds of
         [0, 1] pixels and the preprocessor's mean and std in [0, 1] units.
@@ -185,14 +182,6 @@ class GradInversionLoop(BaseLoop):
     def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised images -> [0, 1] RGB, the space of the metrics."""
         return unit_images(images, *pixel_mean_std(self.model))
-
-    def _features(self, images: torch.Tensor) -> Optional[torch.Tensor]:
-        extract = getattr(self.model, 'extract_feat', None)
-        if extract is None:
-            return None
-        with torch.no_grad():
-            feats = extract(images)
-        return feats[-1] if isinstance(feats, (list, tuple)) else feats
 
     def _jobs(self) -> List[dict]:
         """This rank's attacked batches."""
@@ -262,55 +251,13 @@ class GradInversionLoop(BaseLoop):
                 done=done,
                 current=current), self._state_path())
 
-    def _target(self, job: dict) -> dict:
-        """Observed gradients, labels and (when known) the images."""
-        model = self.model
-        named = [(n, p) for n, p in model.named_parameters()
-                 if p.requires_grad]
-        params = [p for _, p in named]
+    def _target(self, job: dict) -> InversionTarget:
+        """The target of one job: a drawn batch or the gradients file."""
         if self.gradients_file is not None:
-            target = load_gradients_file(self.gradients_file, params,
-                                         [n for n, _ in named])
-            images, true_labels = target['images'], target['labels']
-            batch_size = target['batch_size']
-            if images is None and self.image_shape is None:
-                raise ValueError(
-                    f'{self.gradients_file} has no "images"; set '
-                    'GradInversionLoop.image_shape=(C, H, W)')
-            ids = list(range(-batch_size, 0))
-        else:
-            images, true_labels = self._load_images(job['indices'])
-            target = dict(
-                gradients=batch_gradients(model, images, true_labels))
-            batch_size = len(job['indices'])
-            ids = list(job['indices'])
-        fc_weight_grad = target['gradients'][last_linear_weight_index(
-            model, params)]
-        # The rule names each class at most once.
-        recovered = recover_labels(fc_weight_grad, batch_size) \
-            if batch_size <= fc_weight_grad.shape[0] else None
-        if self.label_source == 'true':
-            if true_labels is None:
-                raise ValueError("labels='true' needs 'labels' in the "
-                                 'gradients file')
-            attack_labels = true_labels
-        elif recovered is None:
-            raise ValueError(
-                f'GradInversionLoop: a batch of {batch_size} is larger than '
-                f'the {fc_weight_grad.shape[0]} classes, which the label '
-                "rule cannot name; set labels='true' to attack with the "
-                "batch's labels")
-        else:
-            attack_labels = recovered
-        return dict(
-            gradients=target['gradients'],
-            images=images,
-            true_labels=true_labels,
-            recovered_labels=recovered,
-            attack_labels=attack_labels.to(params[0].device),
-            image_shape=tuple(images.shape[1:])
-            if images is not None else tuple(self.image_shape),
-            ids=ids)
+            return file_target(self.model, self.gradients_file,
+                               self.label_source, self.image_shape)
+        return dataset_target(self.model, self.dataloader.dataset,
+                              job['indices'], self.label_source)
 
     def _attack(self, job: dict, state: dict,
                 done: Dict[int, List[dict]]) -> List[dict]:
@@ -319,14 +266,14 @@ class GradInversionLoop(BaseLoop):
         lower, upper, _, _ = self._pixel_range()
         attack = GradInversion(
             self.model,
-            target['gradients'],
-            target['attack_labels'],
-            target['image_shape'],
+            target.gradients,
+            target.labels,
+            target.image_shape,
             lower,
             upper,
             self.settings,
             seed=self.seed + job['batch'],
-            true_images=target['images'])
+            true_images=target.images)
         current = state.get('current')
         if current is not None and current['batch'] == job['batch']:
             attack.load_state_dict(current['attack'])
@@ -365,38 +312,38 @@ class GradInversionLoop(BaseLoop):
             self._write_state(done, dict(batch=batch,
                                          attack=attack.state_dict()))
 
-    def _samples(self, job: dict, target: dict,
+    def _samples(self, job: dict, target: InversionTarget,
                  recovered_norm: torch.Tensor) -> List[dict]:
         """Evaluator samples of one finished batch; writes its PNG grid."""
         recovered = self._to_unit(recovered_norm)
-        recovered_feats = self._features(recovered_norm)
-        if target['images'] is None:
+        recovered_feats = image_features(self.model, recovered_norm)
+        if target.images is None:
             # Nothing to compare with: the grid is the result.
             save_pair_grid(
                 osp.join(self.out_dir, f'batch_{job["batch"]:03d}.png'),
                 recovered)
             return []
-        original = self._to_unit(target['images'])
+        original = self._to_unit(target.images)
         recovered, perm = match_batch_order(recovered, original)
         save_pair_grid(
             osp.join(self.out_dir, f'batch_{job["batch"]:03d}.png'),
             recovered, original)
-        original_feats = self._features(target['images'])
+        original_feats = target.features
         samples = []
         for i in range(len(recovered)):
             sample = dict(
                 recovered=recovered[i],
                 original=original[i],
-                original_id=target['ids'][i])
+                original_id=target.ids[i])
             if recovered_feats is not None:
                 sample['recovered_feature'] = recovered_feats[perm[i]].cpu()
                 sample['original_feature'] = original_feats[i].cpu()
             samples.append(sample)
-        if target['true_labels'] is not None and \
-                target['recovered_labels'] is not None:
-            samples[0]['batch_labels'] = target['true_labels'].tolist()
+        if target.true_labels is not None and \
+                target.recovered_labels is not None:
+            samples[0]['batch_labels'] = target.true_labels.tolist()
             samples[0]['recovered_batch_labels'] = \
-                target['recovered_labels'].tolist()
+                target.recovered_labels.tolist()
         return samples
 
     def _pool(self) -> List[dict]:
@@ -404,18 +351,15 @@ class GradInversionLoop(BaseLoop):
         if not self.pool_size or self.gradients_file is not None:
             return []
         rank, world_size = get_dist_info()
-        generator = torch.Generator().manual_seed(self.seed + 1)
-        free = [
-            i for i in torch.randperm(len(self.dataloader.dataset),
-                                      generator=generator).tolist()
-            if i not in self._used
-        ][:self.pool_size]
+        dataset = self.dataloader.dataset
+        free = draw_pool(len(dataset), self._used, self.pool_size,
+                         self.seed + 1)
         mine = free[rank::world_size]
         samples = []
         for start in range(0, len(mine), 32):
             indices = mine[start:start + 32]
-            images, _ = self._load_images(indices)
-            feats = self._features(images)
+            images, _ = load_batch(self.model, dataset, indices)
+            feats = image_features(self.model, images)
             for j, index in enumerate(indices):
                 sample = dict(
                     original=self._to_unit(images[j:j + 1])[0],
@@ -424,5 +368,3 @@ class GradInversionLoop(BaseLoop):
                     sample['original_feature'] = feats[j].cpu()
                 samples.append(sample)
         return samples
-
-

@@ -6,7 +6,7 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmext.datasets.shapes import THING_CLASSES, generate_shapes
+from mmext.datasets.shapes import THING_CLASSES
 
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -18,9 +18,8 @@ def test_one_config_per_pattern():
     assert len(CONFIG) == 1, CONFIG
 
 
-def test_shapes_cls_config_trains_and_tests(tmp_path):
-    data_root = str(tmp_path / 'shapes')
-    generate_shapes('tiny', data_root)
+def test_shapes_cls_config_trains_and_tests(shapes_tiny, tmp_path):
+    data_root = shapes_tiny
     cfg = Config.fromfile(CONFIG[0])
     assert cfg.default_scope == 'mmext'
     assert tuple(cfg.train_dataloader.dataset.metainfo.classes) == \

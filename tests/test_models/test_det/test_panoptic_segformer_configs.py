@@ -14,17 +14,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import Compose
+from mmengine.registry import DefaultScope
 
-pytest.importorskip('mmdet')
-
-from mmdet.structures import DetDataSample  # noqa: E402
-from mmdet.structures.mask import BitmapMasks  # noqa: E402
-from mmengine.config import Config, ConfigDict  # noqa: E402
-from mmengine.dataset import Compose  # noqa: E402
-from mmengine.registry import DefaultScope  # noqa: E402
-
-import mmext  # noqa: E402,F401
-from mmext.utils.benchmark import strip_pretrained  # noqa: E402
+import mmext  # noqa: F401
+from mmext.utils.benchmark import strip_pretrained
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))

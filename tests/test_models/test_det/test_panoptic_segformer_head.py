@@ -9,25 +9,14 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-pytest.importorskip('mmdet')
-
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-from mmext.datasets.shapes import generate_shapes  # noqa: E402
-from mmext.testing import run_distributed  # noqa: E402
+from mmext.testing import run_distributed
 
 CONFIG = osp.join(
     osp.dirname(__file__), '..', '..', '..', 'configs', 'panoptic_segformer',
     'panoptic-segformer_r18-w32_1xb4-10e_shapes-panoptic-128px.py')
-
-
-@pytest.fixture(scope='module')
-def shapes_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('pq_shapes') / 'tiny')
-    generate_shapes('tiny', root, seed=0)
-    return root
 
 
 def _tiny_cfg(data_root: str) -> Config:
@@ -96,8 +85,8 @@ def _total(losses):
     return sum(v for k, v in losses.items() if 'loss' in k)
 
 
-def test_loss_terms_and_learning(shapes_root):
-    cfg = _tiny_cfg(shapes_root)
+def test_loss_terms_and_learning(shapes_tiny):
+    cfg = _tiny_cfg(shapes_tiny)
     model = _build(cfg)
     model.train()
     batch = _batch(cfg, range(4))
@@ -119,8 +108,8 @@ def test_loss_terms_and_learning(shapes_root):
     assert final < 0.6 * first, (first, final)
 
 
-def test_predict_gives_mmdet_panoptic_encoding(shapes_root):
-    cfg = _tiny_cfg(shapes_root)
+def test_predict_gives_mmdet_panoptic_encoding(shapes_tiny):
+    cfg = _tiny_cfg(shapes_tiny)
     model = _build(cfg).eval()
     model.bbox_head.merge_cfg.update(thing_score_thr=0.0,
                                      stuff_score_thr=0.0)
@@ -139,8 +128,8 @@ def test_predict_gives_mmdet_panoptic_encoding(shapes_root):
         assert ((stuff >= 8) & (stuff <= 12)).all()
 
 
-def test_head_arguments_are_checked(shapes_root):
-    cfg = _tiny_cfg(shapes_root)
+def test_head_arguments_are_checked(shapes_tiny):
+    cfg = _tiny_cfg(shapes_tiny)
     bad = copy.deepcopy(cfg)
     bad.model.bbox_head.num_classes = 12
     with pytest.raises(ValueError, match='num_classes'):
@@ -170,8 +159,8 @@ def _ddp_rank(rank, world_size, cfg_dict, batch):
     return _grads(model)
 
 
-def test_two_rank_gradients_equal_one_process_on_union_batch(shapes_root):
-    cfg = _tiny_cfg(shapes_root)
+def test_two_rank_gradients_equal_one_process_on_union_batch(shapes_tiny):
+    cfg = _tiny_cfg(shapes_tiny)
     batch = _batch(cfg, range(4))
     model = _build(cfg)
     model.train()
@@ -188,8 +177,8 @@ def test_two_rank_gradients_equal_one_process_on_union_batch(shapes_root):
 
 @pytest.mark.parametrize('variant', ['shared_decoder', 'mask_classes',
                                      'three_levels'])
-def test_paper_switches_train_and_predict(shapes_root, variant):
-    cfg = _tiny_cfg(shapes_root)
+def test_paper_switches_train_and_predict(shapes_tiny, variant):
+    cfg = _tiny_cfg(shapes_tiny)
     model_cfg = cfg.model
     if variant == 'shared_decoder':
         model_cfg.bbox_head.shared_mask_decoder = True
@@ -226,19 +215,19 @@ def test_paper_switches_train_and_predict(shapes_root, variant):
 
 
 def test_tools_test_evaluates_pq_and_paints_panoptic_overlays(
-        shapes_root, tmp_path):
+        shapes_tiny, tmp_path):
     """tools/test.py with mmext's metric on COCO-panoptic files."""
     import glob
     import json
 
     from mmext.testing.tools import load_tool
-    cfg = _tiny_cfg(shapes_root)
+    cfg = _tiny_cfg(shapes_tiny)
     cfg.test_dataloader = cfg.val_dataloader
     cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
     for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
         evaluator.update(
-            ann_file=osp.join(shapes_root, 'annotations/panoptic_val.json'),
-            seg_prefix=osp.join(shapes_root, 'annotations/panoptic_val/'))
+            ann_file=osp.join(shapes_tiny, 'annotations/panoptic_val.json'),
+            seg_prefix=osp.join(shapes_tiny, 'annotations/panoptic_val/'))
     cfg.visualizer.name = f'pq_tools_test_{id(tmp_path)}'
     # an untrained model's masks are near 0 and score low: lift the final
     # masks and keep every segment so that there is something to paint
@@ -266,8 +255,8 @@ def test_tools_test_evaluates_pq_and_paints_panoptic_overlays(
     assert len(painted) == 8  # one painted image per tiny val scene
 
 
-def test_missing_or_unpadded_targets_raise_clear_errors(shapes_root):
-    cfg = _tiny_cfg(shapes_root)
+def test_missing_or_unpadded_targets_raise_clear_errors(shapes_tiny):
+    cfg = _tiny_cfg(shapes_tiny)
     model = _build(cfg)
     model.train()
     batch = _batch(cfg, range(2))

@@ -3,7 +3,6 @@ the banks fill during training, travel in checkpoints, and stay identical
 on every rank under 2-process gloo DDP."""
 import os.path as osp
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -15,14 +14,6 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
 CONFIG = osp.join(
     REPO, 'configs/rio/rio-t0.1_faster-rcnn_r18-w32_fpn_1xb4-10e_'
     'shapes-lt-128px.py')
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory) -> str:
-    from mmext.datasets.shapes import generate_shapes
-    root = str(tmp_path_factory.mktemp('rio') / 'tiny_lt')
-    generate_shapes('tiny', root, seed=0, long_tail=True)
-    return root
 
 
 def tiny_cfg(data_root: str, work_dir: str) -> Config:
@@ -53,8 +44,9 @@ def banks(model) -> torch.Tensor:
     return model.roi_head.memory.state_dict()
 
 
-def test_banks_fill_and_resume_from_the_checkpoint(data_root, tmp_path):
-    cfg = tiny_cfg(data_root, str(tmp_path / 'run'))
+def test_banks_fill_and_resume_from_the_checkpoint(shapes_tiny_long_tail,
+                                                   tmp_path):
+    cfg = tiny_cfg(shapes_tiny_long_tail, str(tmp_path / 'run'))
     runner = Runner.from_cfg(cfg)
     runner.train()
     trained = banks(runner.model)
@@ -65,7 +57,7 @@ def test_banks_fill_and_resume_from_the_checkpoint(data_root, tmp_path):
         weights_only=False)
     assert 'roi_head._extra_state' in checkpoint['state_dict']
 
-    resumed_cfg = tiny_cfg(data_root, str(tmp_path / 'resumed'))
+    resumed_cfg = tiny_cfg(shapes_tiny_long_tail, str(tmp_path / 'resumed'))
     resumed_cfg.load_from = osp.join(cfg.work_dir, 'epoch_1.pth')
     resumed_cfg.resume = True
     resumed = Runner.from_cfg(resumed_cfg)
@@ -86,9 +78,11 @@ def _train_ddp(rank: int, world_size: int, data_root: str,
         params=[p.detach().clone() for p in model.parameters()])
 
 
-def test_ddp_ranks_keep_identical_banks_and_weights(data_root, tmp_path):
+def test_ddp_ranks_keep_identical_banks_and_weights(shapes_tiny_long_tail,
+                                                    tmp_path):
     a, b = run_distributed(
-        _train_ddp, world_size=2, args=(data_root, str(tmp_path / 'ddp')),
+        _train_ddp, world_size=2,
+        args=(shapes_tiny_long_tail, str(tmp_path / 'ddp')),
         timeout=300)
     assert a['wrapped'] == 'MMDistributedDataParallel'
     # The ranks train on disjoint slices; only the gathered pushes make

@@ -1,11 +1,10 @@
 """MiT encoder: parity with mmseg 1.2.2, paper sizes, options, errors."""
 import pytest
 import torch
+from mmseg.models import backbones as mmseg_backbones
 
 from mmext.models.seg import MIT_ARCHS, MiT
 from mmext.models.seg.segformer_convert import convert_segformer
-
-mmseg_backbones = pytest.importorskip('mmseg.models.backbones')
 
 
 def mmseg_mit(arch: str, seed: int = 0):

@@ -7,11 +7,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
+from mmseg.registry import MODELS as SEG_MODELS
 
-pytest.importorskip('mmseg')
-from mmseg.registry import MODELS as SEG_MODELS  # noqa: E402
-
-from mmext.models.seg import MIT_ARCHS, MiT, SegFormerHead  # noqa: E402
+from mmext.models.seg import MIT_ARCHS, MiT, SegFormerHead
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'segformer', '*.py')))

@@ -10,7 +10,6 @@ from mmext.models.seg import MiT
 from mmext.models.seg.segformer_convert import convert_segformer
 from mmext.testing.tools import load_tool as load_tool_module
 
-pytest.importorskip('mmseg')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'model_converters', 'segformer2mmext.py')
 

@@ -16,26 +16,22 @@ import os.path as osp
 import subprocess
 import sys
 
+import mmcv
 import numpy as np
+import onnx
+import onnxruntime  # noqa: F401  (ONNX Runtime checks below)
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
+from mmseg.apis import MMSegInferencer
 
-pytest.importorskip('mmseg')
-onnx = pytest.importorskip('onnx')
-pytest.importorskip('onnxruntime')
-
-import mmcv  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-
-from mmext.datasets.shapes import (generate_shapes,  # noqa: E402
-                                   seg_metainfo)
-from mmext.deployment.onnx_seg import (SegmentorLogits,  # noqa: E402
-                                       _check_dynamic, build_segmentor,
-                                       export_onnx, ort_session,
-                                       preprocess_metadata,
+from mmext.datasets.shapes import seg_metainfo
+from mmext.deployment.onnx_seg import (SegmentorLogits, _check_dynamic,
+                                       build_segmentor, export_onnx,
+                                       ort_session, preprocess_metadata,
                                        verification_shapes, verify_onnx)
-from mmext.testing.tools import load_tool  # noqa: E402
+from mmext.testing.tools import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -209,11 +205,10 @@ def test_cli_errors(tmp_path, capsys):
     assert 'must end in .onnx' in capsys.readouterr().err
 
 
-def test_mmseg_inferencer_runs_mmext_config(tmp_path, checkpoint, exported):
-    from mmseg.apis import MMSegInferencer
-    data_root = tmp_path / 'shapes'
-    generate_shapes('tiny', str(data_root))
-    scene = mmcv.imread(str(data_root / 'img_dir' / 'val' / '000017.jpg'))
+def test_mmseg_inferencer_runs_mmext_config(shapes_tiny, tmp_path,
+                                            checkpoint, exported):
+    scene = mmcv.imread(osp.join(shapes_tiny, 'img_dir', 'val',
+                                 '000017.jpg'))
     img = np.ascontiguousarray(scene[:, :48])  # non-square: H 64, W 48
     img_path = str(tmp_path / 'scene.png')
     mmcv.imwrite(img, img_path)
@@ -247,3 +242,21 @@ def test_mmseg_inferencer_runs_mmext_config(tmp_path, checkpoint, exported):
                            align_corners=False)[0]
     torch.testing.assert_close(logits, sample.seg_logits.data, atol=ATOL,
                                rtol=0)
+
+
+def test_build_segmentor_loads_strictly_and_keeps_the_config(
+        cfg, segmentor, checkpoint, tmp_path):
+    before = cfg.to_dict()
+    model = build_segmentor(cfg, checkpoint)
+    assert cfg.to_dict() == before  # train_cfg dropped in a copy only
+    assert model.train_cfg is None and not model.training
+    assert model.dataset_meta['classes'] == seg_metainfo()['classes']
+    for key, value in segmentor.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    state = dict(segmentor.state_dict(), **{'extra.weight': torch.zeros(1)})
+    other = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': state}, other)
+    with pytest.raises(RuntimeError,
+                       match='(?s)checkpoint: .*segformer2mmext.py.*'
+                       'unexpected key.*extra.weight'):
+        build_segmentor(cfg, other)

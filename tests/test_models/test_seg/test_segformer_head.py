@@ -3,8 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-pytest.importorskip('mmseg')
-from mmext.models.seg import SegFormerHead  # noqa: E402
+from mmext.models.seg import SegFormerHead
 
 IN_CHANNELS = [8, 16, 24, 32]
 CHANNELS = 12

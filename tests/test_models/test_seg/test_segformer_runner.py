@@ -1,30 +1,27 @@
-"""SegFormer through the tools and MMEngine's DDP (issue requirement).
+"""SegFormer through the tools and MMEngine's DDP.
 
-"Works under tools/train.py / tools/test.py and in a 2-process gloo DDP test.
-The paper configs use SyncBN; run in a single non-distributed process they
-fall back to BN with a log line saying so."
+The SegFormer configs train and test through tools/train.py and
+tools/test.py and under 2-process gloo DDP. The paper configs use SyncBN;
+run in a single non-distributed process they fall back to BN with a log line
+saying so.
 
-Both tests run the demo config ``segformer_mit-b0_1xb8-650it_shapes-256x256.py``
-on the ``tiny`` Shapes preset (64 px, 16 train / 8 val images) with a
-one-block-per-stage MiT, 64 px crops and a few iterations. The tools run
-in-process through their ``main(argv)``; the DDP test builds a ``Runner``
-with ``launcher='pytorch'`` in two gloo processes
+Both tests run the demo config
+``segformer_mit-b0_1xb8-650it_shapes-256x256.py`` on the shared ``tiny``
+Shapes preset (64 px, 16 train / 8 val images) with a one-block-per-stage
+MiT, 64 px crops and a few iterations. The tools run in-process through their
+``main(argv)``; the DDP test builds a ``Runner`` with ``launcher='pytorch'``
+in two gloo processes
 (:func:`mmext.testing.run_distributed`).
 """
 import glob
 import json
-import os
 import os.path as osp
 
-import pytest
 import torch
+from mmengine.hooks import Hook
 
-pytest.importorskip('mmseg')
-from mmengine.hooks import Hook  # noqa: E402
-
-from mmext.datasets.shapes import generate_shapes  # noqa: E402
-from mmext.testing import run_distributed  # noqa: E402
-from mmext.testing.tools import load_tool as _load_tool  # noqa: E402
+from mmext.testing import run_distributed
+from mmext.testing.tools import load_tool as _load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -78,8 +75,6 @@ def as_cli(opts: dict) -> list:
     ]
 
 
-
-
 def _run_dir(work_dir: str) -> str:
     """The single ``work_dir/<timestamp>`` folder a run wrote."""
     runs = [d for d in glob.glob(osp.join(work_dir, '*')) if osp.isdir(d)]
@@ -92,26 +87,9 @@ def _read_json_lines(path: str) -> list:
         return [json.loads(line) for line in f if line.strip()]
 
 
-@pytest.fixture
-def _restore_local_rank(monkeypatch):
-    """The tools' parse_args set LOCAL_RANK; undo it after the test."""
-    monkeypatch.setenv('LOCAL_RANK', os.environ.get('LOCAL_RANK', '0'))
-
-
-@pytest.fixture
-def _one_thread():
-    """One intra-op thread (as run_distributed gives each rank): on a busy
-    2-core machine two spinning OpenMP threads make this small model up to
-    8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_train_and_test_tools(tmp_path, _restore_local_rank, _one_thread):
-    data_root = str(tmp_path / 'shapes')
-    generate_shapes('tiny', data_root)
+def test_train_and_test_tools(shapes_tiny, tmp_path, restore_local_rank,
+                              one_torch_thread):
+    data_root = shapes_tiny
     opts = tiny_options(data_root, TRAIN_ITERS)
     # The visualizer is a named process-wide singleton
     # (Visualizer.get_instance): running both tools in one process needs a
@@ -215,9 +193,8 @@ def _ddp_train(rank, world_size, data_root, work_dir):
                 img_paths=record.img_paths)
 
 
-def test_ddp_two_processes(tmp_path):
-    data_root = str(tmp_path / 'shapes')
-    generate_shapes('tiny', data_root)
+def test_ddp_two_processes(shapes_tiny, tmp_path):
+    data_root = shapes_tiny
     results = run_distributed(_ddp_train,
                               world_size=2,
                               args=(data_root, str(tmp_path / 'work_dir')),
