@@ -28,18 +28,18 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmext; print('mmext environment ready')"
 	@touch $(STAMP)
 
+CLS_DEMO := configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py
+SEG_DEMO := configs/segformer/segformer_mit-b0_1xb16-1600it_shapes-128x128.py
+# Each demo's metrics are printed beside the range its metafile.yml documents.
 demo: setup
 	$(PY) tools/misc/make_shapes.py --preset demo --out $(SHAPES_DEMO) --reuse
-	$(PY) tools/train.py configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py \
-	  --work-dir work_dirs/demo_cls
-	$(PY) tools/misc/print_metrics.py work_dirs/demo_cls
-	$(PY) tools/train.py configs/segformer/segformer_mit-b0_1xb8-650it_shapes-256x256.py \
-	  --work-dir work_dirs/demo_segformer
-	$(PY) tools/test.py configs/segformer/segformer_mit-b0_1xb8-650it_shapes-256x256.py \
-	  $$(cat work_dirs/demo_segformer/last_checkpoint) \
+	$(PY) tools/train.py $(CLS_DEMO) --work-dir work_dirs/demo_cls
+	$(PY) tools/misc/print_metrics.py work_dirs/demo_cls --config $(CLS_DEMO)
+	$(PY) tools/train.py $(SEG_DEMO) --work-dir work_dirs/demo_segformer
+	$(PY) tools/test.py $(SEG_DEMO) $$(cat work_dirs/demo_segformer/last_checkpoint) \
 	  --work-dir work_dirs/demo_segformer/test \
 	  --show-dir work_dirs/demo_segformer/overlays
-	$(PY) tools/misc/print_metrics.py work_dirs/demo_segformer
+	$(PY) tools/misc/print_metrics.py work_dirs/demo_segformer --config $(SEG_DEMO)
 	@echo "SegFormer prediction overlays: work_dirs/demo_segformer/overlays/vis_data/vis_image/"
 
 # Panoptic SegFormer on Shapes-panoptic: about 30 minutes on 2 cores.
@@ -50,7 +50,7 @@ demo-panoptic: setup
 	$(PY) tools/test.py $(PANOPTIC_DEMO) $$(cat work_dirs/demo_panoptic/last_checkpoint) \
 	  --work-dir work_dirs/demo_panoptic/test \
 	  --show-dir overlays
-	$(PY) tools/misc/print_metrics.py work_dirs/demo_panoptic
+	$(PY) tools/misc/print_metrics.py work_dirs/demo_panoptic --config $(PANOPTIC_DEMO)
 	@echo "Panoptic overlays (ground truth | prediction): work_dirs/demo_panoptic/test/*/overlays/"
 
 # Every skip is listed (-rs); with CI=true or MMEXT_STRICT_SKIPS=1 a skip whose

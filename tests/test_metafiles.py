@@ -3,19 +3,25 @@
 ``mim`` and the OpenMMLab model zoo read these files; every config, README
 and code path they name must exist, every model belongs to a collection,
 every result is a number on a named task and data set, and a number that
-mmext did not measure says where it comes from.
+mmext did not measure says where it comes from. A number mmext measured on
+the Shapes suite names the training seeds behind it (``Seeds``) and the
+lowest and highest value over them per logged metric (``Range``), which
+``tools/misc/print_metrics.py --config`` prints beside a new run's result.
 """
 import glob
 import numbers
 import os.path as osp
+import re
 
 import pytest
 import yaml
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# configs/ folders that are not papers: shared bases and the data suite's
-# smoke configs.
-NOT_PAPERS = ('_base_', 'shapes')
+# configs/ folders without a metafile: the shared bases. (configs/shapes,
+# the data suite's smoke configs, has one like every paper.)
+NOT_PAPERS = ('_base_', )
+# How a run logs a metric: 'accuracy/top1', 'coco/bbox_mAP_50', 'mIoU'.
+LOG_KEY = re.compile(r'^[\w./-]+$')
 
 
 def load(path):
@@ -31,6 +37,48 @@ def results_of(model):
     """A model's Results as a list (mmseg writes one entry as a dict)."""
     results = model.get('Results') or []
     return [results] if isinstance(results, dict) else results
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def seeds_and_range_problems(result: dict, where: str) -> list:
+    """What is wrong in a Shapes result's ``Seeds`` and ``Range``.
+
+    ``Seeds`` is the non-empty list of training seeds behind the figure;
+    ``Range`` maps each metric, keyed as the run logs it, to ``[low, high]``
+    over those seeds (low = high for a single run measured once). An empty
+    ``Range`` is allowed for figures that no run logs (latency ratios).
+
+    Args:
+        result (dict): One Results entry.
+        where (str): Its model, for the messages.
+
+    Returns:
+        list[str]: One message per problem.
+    """
+    problems = []
+    seeds = result.get('Seeds')
+    if not (isinstance(seeds, list) and seeds and all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+        problems.append(f'{where}: a Shapes result whose Seeds {seeds!r} is '
+                        'not a non-empty list of ints')
+    ranges = result.get('Range')
+    if not isinstance(ranges, dict):
+        problems.append(f'{where}: a Shapes result without a Range '
+                        '(log key: [low, high])')
+        return problems
+    for key, bounds in ranges.items():
+        if not LOG_KEY.match(str(key)):
+            problems.append(f'{where}: Range key {key!r} is not a logged '
+                            "metric key such as 'accuracy/top1'")
+        pair = isinstance(bounds, list) and len(bounds) == 2 and all(
+            is_number(b) for b in bounds)
+        if not (pair and bounds[0] <= bounds[1]):
+            problems.append(f'{where}: Range {key!r} = {bounds!r} is not '
+                            '[low, high] numbers with low <= high')
+    return problems
 
 
 def test_model_index_imports_one_metafile_per_paper():
@@ -118,11 +166,12 @@ def metafile_problems(meta: dict, folder: str, root: str = ROOT) -> list:
             metrics = result.get('Metrics') or {}
             check(metrics, f'{where}: a Results entry without Metrics')
             for key, value in metrics.items():
-                check(
-                    isinstance(value, numbers.Real)
-                    and not isinstance(value, bool),
-                    f'{where}: metric {key!r} = {value!r} is not a number')
-            if not str(result.get('Dataset')).startswith('Shapes'):
+                check(is_number(value),
+                      f'{where}: metric {key!r} = {value!r} is not a number')
+            if str(result.get('Dataset')).startswith('Shapes'):
+                # Measured by mmext: which seeds, and their spread.
+                problems += seeds_and_range_problems(result, where)
+            else:
                 # Real-data numbers are the paper's or its authors'.
                 check(
                     'not reproduced' in str(metadata.get('Results Source',
@@ -146,7 +195,7 @@ def metafile_problems(meta: dict, folder: str, root: str = ROOT) -> list:
 def test_metafile_checker_flags_planted_problems(tmp_path):
     folder = 'configs/p'
     (tmp_path / folder).mkdir(parents=True)
-    for name in ('README.md', 'a.py', 'b.py', 'c.py'):
+    for name in ('README.md', 'a.py', 'b.py', 'c.py', 'e.py', 'f.py', 'g.py'):
         (tmp_path / folder / name).write_text('')
     (tmp_path / 'code.py').write_text('')
     collection = dict(Name='P',
@@ -155,12 +204,17 @@ def test_metafile_checker_flags_planted_problems(tmp_path):
                                  Title='P'),
                       README=f'{folder}/README.md',
                       Code=dict(URL='code.py', Version='v1'))
-    good = dict(
-        Name='a',
-        Config=f'{folder}/a.py',
-        Metadata={},
-        **{'In Collection': 'P'},
-        Results=[dict(Task='T', Dataset='Shapes', Metrics={'mIoU': 62.76})])
+    good = dict(Name='a',
+                Config=f'{folder}/a.py',
+                Metadata={},
+                **{'In Collection': 'P'},
+                Results=[
+                    dict(Task='T',
+                         Dataset='Shapes',
+                         Metrics={'mIoU': 62.76},
+                         Seeds=[0, 1],
+                         Range={'mIoU': [61.2, 62.76]})
+                ])
     meta = dict(Collections=[collection],
                 Models=[
                     good,
@@ -177,6 +231,38 @@ def test_metafile_checker_flags_planted_problems(tmp_path):
                                   Metrics={'mIoU': '37.4'})
                          ]),
                     dict(good, Name='d', Config=f'{folder}/d.py'),
+                    dict(good,
+                         Name='e',
+                         Config=f'{folder}/e.py',
+                         Results=[
+                             dict(Task='T',
+                                  Dataset='Shapes',
+                                  Metrics={'mIoU': 62.76},
+                                  Range={'mIoU': [62.76, 62.76]})
+                         ]),
+                    dict(good,
+                         Name='f',
+                         Config=f'{folder}/f.py',
+                         Results=[
+                             dict(Task='T',
+                                  Dataset='Shapes (long-tailed)',
+                                  Metrics={'mIoU': 62.76},
+                                  Seeds=[0, True],
+                                  Range={
+                                      'mIoU': [62.76, 61.2],
+                                      'aAcc': [92.4],
+                                      'Top 1 Accuracy': [1, 2]
+                                  })
+                         ]),
+                    dict(good,
+                         Name='g',
+                         Config=f'{folder}/g.py',
+                         Results=[
+                             dict(Task='T',
+                                  Dataset='Shapes',
+                                  Metrics={'mIoU': 62.76},
+                                  Seeds=[0])
+                         ]),
                 ])
     assert metafile_problems(meta, folder, str(tmp_path)) == [
         "model b: In Collection 'Q' is none of ['P']",
@@ -184,10 +270,23 @@ def test_metafile_checker_flags_planted_problems(tmp_path):
         "model c: ADE20K result without a 'Results Source' saying mmext "
         'did not reproduce it',
         'model d: Config must be the existing configs/p/d.py',
+        'model e: a Shapes result whose Seeds None is not a non-empty list '
+        'of ints',
+        'model f: a Shapes result whose Seeds [0, True] is not a non-empty '
+        'list of ints',
+        "model f: Range 'mIoU' = [62.76, 61.2] is not [low, high] numbers "
+        'with low <= high',
+        "model f: Range 'aAcc' = [92.4] is not [low, high] numbers with "
+        'low <= high',
+        "model f: Range key 'Top 1 Accuracy' is not a logged metric key "
+        "such as 'accuracy/top1'",
+        'model g: a Shapes result without a Range (log key: [low, high])',
     ]
     meta['Models'] = meta['Models'][:1]
     assert metafile_problems(meta, folder, str(tmp_path)) == [
-        "configs not in the metafile: ['configs/p/b.py', 'configs/p/c.py']"
+        'configs not in the metafile: '
+        "['configs/p/b.py', 'configs/p/c.py', 'configs/p/e.py', "
+        "'configs/p/f.py', 'configs/p/g.py']"
     ]
 
 

@@ -8,8 +8,8 @@ Example::
 
     from mmext.apis import init_model
     model = init_model(
-        'configs/segformer/segformer_mit-b0_1xb8-650it_shapes-256x256.py',
-        'work_dirs/segformer_mit-b0_1xb8-650it_shapes-256x256/iter_650.pth')
+        'configs/segformer/segformer_mit-b0_1xb16-1600it_shapes-128x128.py',
+        'work_dirs/segformer_mit-b0_1xb16-1600it_shapes-128x128/iter_1600.pth')
     model.dataset_meta['classes']  # from the checkpoint
 """
 import copy

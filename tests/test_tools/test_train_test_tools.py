@@ -212,3 +212,63 @@ def test_cli_switches(trained):
     cfg.default_hooks.visualization = dict(type='SegVisualizationHook')
     cfg = test_tool.trigger_visualization_hook(cfg, args)
     assert cfg.visualizer.save_dir == 'vis'
+
+
+def _write_ranged_run(tmp_path, miou: float) -> str:
+    """A work dir whose last validation logged ``mIoU``, and a repository
+    whose metafile documents mIoU 60-64 over seeds 0, 1, 2 for a config."""
+    run_dir = tmp_path / 'work' / '20240101_000000' / 'vis_data'
+    run_dir.mkdir(parents=True)
+    (run_dir / 'scalars.json').write_text(
+        f'{{"mIoU": {miou}, "aAcc": 90.0, "step": 100}}\n')
+    repo = tmp_path / 'repo'
+    (repo / 'configs' / 'demo').mkdir(parents=True)
+    (repo / 'configs' / 'demo' / 'demo.py').write_text('')
+    (repo / 'model-index.yml').write_text(
+        'Import:\n  - configs/demo/metafile.yml\n')
+    (repo / 'configs' / 'demo' / 'metafile.yml').write_text(
+        'Models:\n'
+        '  - Name: demo\n'
+        '    Config: configs/demo/demo.py\n'
+        '    Results:\n'
+        '      - Task: Semantic Segmentation\n'
+        '        Dataset: Shapes\n'
+        '        Metrics: {mIoU: 62.0}\n'
+        '        Seeds: [0, 1, 2]\n'
+        '        Range: {mIoU: [60.0, 64.0]}\n')
+    return str(tmp_path / 'work'), str(repo)
+
+
+def test_print_metrics_beside_the_documented_range(
+        tmp_path, capsys, monkeypatch):
+    tool = _load_tool('misc/print_metrics.py')
+    work_dir, repo = _write_ranged_run(tmp_path, 61.5)
+    documented = tool.documented_ranges(
+        osp.join(repo, 'configs', 'demo', 'demo.py'), repo)
+    assert documented == dict(seeds=[0, 1, 2], range={'mIoU': (60.0, 64.0)})
+    lines = tool.format_ranges({'mIoU': 61.5}, documented)
+    assert 'over seeds 0, 1, 2' in lines[0]
+    assert 'mIoU: 61.5, documented 60-64: within it' in lines[1]
+    outside = tool.format_ranges({'mIoU': 58.23}, documented)
+    assert 'OUTSIDE the documented range' in outside[1]
+    assert 'not logged' in tool.format_ranges({}, documented)[1]
+    # the command line: the result and its range
+    monkeypatch.setattr(tool, 'REPO', repo)
+    assert tool.main(
+        [work_dir, '--config',
+         osp.join(repo, 'configs', 'demo', 'demo.py')]) == 0
+    out = capsys.readouterr().out
+    assert 'mIoU: 61.5, documented 60-64: within it' in out
+
+
+def test_every_demo_config_of_the_makefile_has_a_documented_range():
+    tool = _load_tool('misc/print_metrics.py')
+    with open(osp.join(REPO, 'Makefile'), encoding='utf-8') as f:
+        makefile = f.read()
+    demos = [line.split(':=')[1].strip() for line in makefile.splitlines()
+             if line.split(':=')[0].strip().endswith('_DEMO')
+             and ':=' in line]
+    assert len(demos) >= 3
+    for config in demos:
+        documented = tool.documented_ranges(osp.join(REPO, config))
+        assert documented and documented['range'], config

@@ -3,7 +3,12 @@
 
 Usage::
 
-    python tools/misc/print_metrics.py WORK_DIR [--json]
+    python tools/misc/print_metrics.py WORK_DIR [--json] [--config CONFIG]
+
+With ``--config``, each metric that the config's entry in its
+``metafile.yml`` documents (``Range``: the lowest and highest value over
+the seeds in ``Seeds``) is printed beside that range, with a clear line
+when the result falls outside it.
 
 Reads MMEngine's ``LocalVisBackend`` scalars
 (``WORK_DIR/<timestamp>/vis_data/scalars.json``, one JSON object a line) of
@@ -18,6 +23,8 @@ import json
 import os.path as osp
 import sys
 from typing import Dict, List, Optional, Tuple
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 #: Keys of a validation line that are bookkeeping, not metrics.
 NON_METRIC_KEYS = ('step', 'time', 'data_time', 'mode', 'epoch', 'iter',
@@ -102,6 +109,77 @@ def format_metrics(metrics: Dict, step: Optional[int], path: str) -> str:
     return '\n'.join(lines)
 
 
+def documented_ranges(config: str,
+                      repo: Optional[str] = None) -> Optional[Dict]:
+    """The documented spread of a config's Shapes results.
+
+    Looks the config up in the metafiles that ``model-index.yml`` imports
+    and returns the first Results entry that has a ``Range``.
+
+    Args:
+        config (str): Config path, relative to the repository or absolute.
+        repo (str, optional): The repository root; None is this tool's.
+
+    Returns:
+        dict | None: ``{'seeds': [...], 'range': {log key: (low, high)}}``,
+        or None when no metafile documents a range for the config.
+    """
+    import yaml
+    repo = repo or REPO
+    index = osp.join(repo, 'model-index.yml')
+    if not osp.isfile(index):
+        return None
+    wanted = osp.normpath(osp.relpath(osp.abspath(config), repo))
+    with open(index, encoding='utf-8') as f:
+        imports = yaml.safe_load(f).get('Import', [])
+    for metafile in imports:
+        with open(osp.join(repo, metafile), encoding='utf-8') as f:
+            models = yaml.safe_load(f).get('Models', [])
+        for model in models:
+            if osp.normpath(model.get('Config', '')) != wanted:
+                continue
+            results = model.get('Results') or []
+            for result in results if isinstance(results, list) else [results]:
+                if 'Range' in result:
+                    return dict(
+                        seeds=list(result.get('Seeds', [])),
+                        range={k: (float(v[0]), float(v[1]))
+                               for k, v in result['Range'].items()})
+    return None
+
+
+def format_ranges(metrics: Dict, documented: Dict) -> List[str]:
+    """One line per documented metric: the result beside its range.
+
+    Args:
+        metrics (dict): Logged metrics (log key -> value).
+        documented (dict): From :func:`documented_ranges`.
+
+    Returns:
+        list[str]: Lines; a result outside its range is marked
+        ``OUTSIDE``.
+    """
+    seeds = documented['seeds']
+    if not documented['range']:
+        return []
+    over = (f'seed {seeds[0]}, a single run' if len(seeds) == 1 else
+            f'over seeds {", ".join(str(s) for s in seeds)}')
+    lines = [f'Documented for this config ({over}):']
+    for key, (low, high) in documented['range'].items():
+        value = metrics.get(key)
+        if value is None:
+            lines.append(f'  {key}: not logged by this run '
+                         f'(documented {low:.4g}-{high:.4g})')
+            continue
+        inside = low <= float(value) <= high
+        verdict = ('within it' if inside else
+                   'OUTSIDE the documented range: compare the seed, the '
+                   'data preset and the schedule with docs/benchmarks.md')
+        lines.append(f'  {key}: {float(value):.4g}, documented '
+                     f'{low:.4g}-{high:.4g}: {verdict}')
+    return lines
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
@@ -109,6 +187,10 @@ def main(argv=None) -> int:
     parser.add_argument('work_dir', help='the run\'s work directory')
     parser.add_argument(
         '--json', action='store_true', help='print the metrics as JSON')
+    parser.add_argument(
+        '--config',
+        help='print each metric beside the range that the config\'s '
+        'metafile.yml documents')
     args = parser.parse_args(argv)
 
     if not osp.isdir(args.work_dir):
@@ -124,6 +206,13 @@ def main(argv=None) -> int:
             print(json.dumps(dict(step=step, metrics=metrics, file=path)))
         else:
             print(format_metrics(metrics, step, path))
+            documented = (documented_ranges(args.config)
+                          if args.config else None)
+            if documented is not None and documented['range']:
+                print('\n'.join(format_ranges(metrics, documented)))
+            elif args.config:
+                print(f'No documented range for {args.config} in the '
+                      'metafiles of model-index.yml.')
         return 0
     where = (', '.join(files) if files else
              f'no {osp.join(args.work_dir, "*/vis_data/scalars.json")} or '

@@ -22,7 +22,6 @@ import onnx
 import onnxruntime  # noqa: F401  (ONNX Runtime checks below)
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.apis import MMSegInferencer
 
@@ -36,7 +35,7 @@ from mmext.testing.tools import load_tool
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'segformer',
-                  'segformer_mit-b0_1xb8-650it_shapes-256x256.py')
+                  'segformer_mit-b0_1xb16-1600it_shapes-128x128.py')
 TOOL = osp.join(REPO, 'tools', 'deployment', 'pytorch2onnx_seg.py')
 NUM_CLASSES = 12
 ATOL = 1e-3
@@ -227,19 +226,19 @@ def test_mmseg_inferencer_runs_mmext_config(shapes_tiny, tmp_path,
         'classes']
 
     # The ONNX graph with the recorded pre-processing gives the same
-    # logits: test pipeline Resize(256, keep ratio) -> 256x192, RGB,
-    # (x - mean) / std; logits resized back to 64x48.
+    # logits: the demo's test pipeline keeps the image size; RGB,
+    # (x - mean) / std; logits at the input's 64x48.
     _, path = exported
     session = ort_session(path)
     props = {p.key: p.value for p in onnx.load(path).metadata_props}
-    resized = mmcv.imrescale(img, (256, 256)).astype(np.float32)[..., ::-1]
-    x = (resized - np.array(json.loads(props['mean']), np.float32)) / \
+    rgb = img.astype(np.float32)[..., ::-1]
+    x = (rgb - np.array(json.loads(props['mean']), np.float32)) / \
         np.array(json.loads(props['std']), np.float32)
     x = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
-    assert x.shape == (1, 3, 256, 192)
+    assert x.shape == (1, 3, 64, 48)
     logits = torch.from_numpy(session.run(None, {'img': x})[0])
-    logits = F.interpolate(logits, size=(64, 48), mode='bilinear',
-                           align_corners=False)[0]
+    assert tuple(logits.shape) == (1, NUM_CLASSES, 64, 48)
+    logits = logits[0]
     torch.testing.assert_close(logits, sample.seg_logits.data, atol=ATOL,
                                rtol=0)
 
