@@ -251,6 +251,12 @@ def test_print_metrics_beside_the_documented_range(
     assert 'mIoU: 61.5, documented 60-64: within it' in lines[1]
     outside = tool.format_ranges({'mIoU': 58.23}, documented)
     assert 'OUTSIDE the documented range' in outside[1]
+    # a float32 log of the range's own end is inside it
+    edge = float(torch.tensor(64.0 + 1e-4, dtype=torch.float32)) - 1e-4
+    assert 'within it' in tool.format_ranges({'mIoU': 64.0000027},
+                                             documented)[1]
+    assert 'within it' in tool.format_ranges({'mIoU': edge}, documented)[1]
+    assert 'OUTSIDE' in tool.format_ranges({'mIoU': 64.01}, documented)[1]
     assert 'not logged' in tool.format_ranges({}, documented)[1]
     # the command line: the result and its range
     monkeypatch.setattr(tool, 'REPO', repo)

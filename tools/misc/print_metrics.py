@@ -109,6 +109,16 @@ def format_metrics(metrics: Dict, step: Optional[int], path: str) -> str:
     return '\n'.join(lines)
 
 
+def _from_configs_dir(path: str) -> str:
+    """``configs/<paper>/<name>.py`` of a config path, wherever the
+    checkout lies (the whole normalised path if it has no ``configs``)."""
+    parts = osp.normpath(osp.abspath(path)).split(osp.sep)
+    if 'configs' not in parts:
+        return osp.normpath(path)
+    last = len(parts) - 1 - parts[::-1].index('configs')
+    return '/'.join(parts[last:])
+
+
 def documented_ranges(config: str,
                       repo: Optional[str] = None) -> Optional[Dict]:
     """The documented spread of a config's Shapes results.
@@ -129,14 +139,14 @@ def documented_ranges(config: str,
     index = osp.join(repo, 'model-index.yml')
     if not osp.isfile(index):
         return None
-    wanted = osp.normpath(osp.relpath(osp.abspath(config), repo))
+    wanted = _from_configs_dir(config)
     with open(index, encoding='utf-8') as f:
         imports = yaml.safe_load(f).get('Import', [])
     for metafile in imports:
         with open(osp.join(repo, metafile), encoding='utf-8') as f:
             models = yaml.safe_load(f).get('Models', [])
         for model in models:
-            if osp.normpath(model.get('Config', '')) != wanted:
+            if _from_configs_dir(model.get('Config', '')) != wanted:
                 continue
             results = model.get('Results') or []
             for result in results if isinstance(results, list) else [results]:
@@ -169,14 +179,16 @@ def format_ranges(metrics: Dict, documented: Dict) -> List[str]:
         value = metrics.get(key)
         if value is None:
             lines.append(f'  {key}: not logged by this run '
-                         f'(documented {low:.4g}-{high:.4g})')
+                         f'(documented {low:.6g}-{high:.6g})')
             continue
-        inside = low <= float(value) <= high
+        # Logs hold float32 values (75.37 is logged as 75.3700027...).
+        slack = 1e-6 * max(abs(low), abs(high), 1.0)
+        inside = low - slack <= float(value) <= high + slack
         verdict = ('within it' if inside else
                    'OUTSIDE the documented range: compare the seed, the '
                    'data preset and the schedule with docs/benchmarks.md')
-        lines.append(f'  {key}: {float(value):.4g}, documented '
-                     f'{low:.4g}-{high:.4g}: {verdict}')
+        lines.append(f'  {key}: {float(value):.6g}, documented '
+                     f'{low:.6g}-{high:.6g}: {verdict}')
     return lines
 
 
