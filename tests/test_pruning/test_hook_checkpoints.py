@@ -207,3 +207,16 @@ def test_a_checkpoint_without_record_changes_nothing(method, hook_runner):
     assert hook.record is None
     after = hook_runner.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_hook_without_trigger_or_replay_cannot_be_built():
+    from mmext.engine.hooks.pruning_hook import BasePruningHook
+
+    class NoReplay(BasePruningHook):
+        method = 'demo'
+
+        def _accumulates(self) -> bool:
+            return True
+
+    with pytest.raises(TypeError, match='_replay'):
+        NoReplay(input_shape=(3, 8, 8), criterion='magnitude')

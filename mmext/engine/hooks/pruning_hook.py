@@ -21,6 +21,7 @@ the MMEngine runner the same way for every method; a subclass
   tagged with another method is an error; a record written before the tag
   existed is replayed with a warning when it fits the model.
 """
+from abc import ABCMeta, abstractmethod
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
@@ -48,7 +49,7 @@ TAYLOR = 'taylor'
 Saliency = Dict[str, torch.Tensor]
 
 
-class BasePruningHook(Hook):
+class BasePruningHook(Hook, metaclass=ABCMeta):
     """Group set-up, latency table, saliency, history and checkpoints of a
     pruning hook (not registered; see the module docstring).
 
@@ -148,9 +149,9 @@ class BasePruningHook(Hook):
             self._handles = hook_optimizer_steps(runner.optim_wrapper,
                                                  self._on_optimizer_step)
 
+    @abstractmethod
     def _accumulates(self) -> bool:
         """Whether the Taylor score accumulates at this optimiser step."""
-        raise NotImplementedError
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         """Optimizer step pre-hook: gradients are final and unscaled."""
@@ -233,6 +234,6 @@ class BasePruningHook(Hook):
             self.saliency.load_state_dict(record.saliency)
         self._replay(runner, record)
 
+    @abstractmethod
     def _replay(self, runner, record: PruningRecord) -> None:
         """Bring the freshly built model to ``record``'s pruned state."""
-        raise NotImplementedError
