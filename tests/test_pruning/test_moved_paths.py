@@ -57,3 +57,10 @@ def test_pruned_model_builder():
 def test_unknown_names_still_raise(module):
     with pytest.raises(AttributeError, match='no_such_name'):
         getattr(importlib.import_module(module), 'no_such_name')
+
+
+def test_pruning_runtime_unwrap():
+    from mmext.utils.model import unwrap
+    value, message = moved('mmext.engine.hooks.pruning_runtime', 'unwrap')
+    assert value is unwrap
+    assert 'mmext.utils.model.unwrap' in message

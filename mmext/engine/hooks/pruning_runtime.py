@@ -164,3 +164,19 @@ def load_latency_model(model: nn.Module, lut_path: str,
                                   int(lut.meta['batch']),
                                   pools=lut.extended)
     return LatencyModel(lut, signatures)
+
+
+def __getattr__(name: str):
+    """``unwrap`` moved to :func:`mmext.utils.model.unwrap`; the old path
+    keeps working for one release with a ``DeprecationWarning``."""
+    if name != 'unwrap':
+        raise AttributeError(
+            f'module {__name__!r} has no attribute {name!r}')
+    import warnings
+
+    from mmext.utils.model import unwrap
+    warnings.warn(
+        'mmext.engine.hooks.pruning_runtime.unwrap moved to '
+        'mmext.utils.model.unwrap; import it from there (the old path goes '
+        'in the next release)', DeprecationWarning, stacklevel=2)
+    return unwrap
