@@ -2,7 +2,12 @@
 # Both bring up .venv first (`make setup`), which is a no-op once done.
 
 PYTHON ?= python3
-TORCH_VERSION ?= 2.13.0
+# torch and the torchvision built for it, from the package index. `===` is an
+# exact version match: a locally configured CPU-only build (2.13.0+cpu, e.g.
+# from a pip find-links folder) does not satisfy it, and PyPI's torchvision
+# wheels only load beside PyPI's own torch build. One override for both:
+#   make setup TORCH_PACKAGES="torch===2.5.1 torchvision===0.20.1"
+TORCH_PACKAGES ?= torch===2.13.0 torchvision===0.28.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -18,14 +23,15 @@ setup: $(STAMP)
 $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requirements/tests.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "torch==$(TORCH_VERSION)" "setuptools>=77,<81" wheel ninja numpy
+	$(PIP) install -q $(TORCH_PACKAGES) "setuptools>=77,<81" wheel ninja numpy
 	@# mmcv 2.1.0 has no wheel for this torch on PyPI: build it with its ops
-	@# (about 9 minutes on 2 cores the first time; pip caches the wheel).
+	@# against the torch above (about 9 minutes on 2 cores the first time;
+	@# pip caches the wheel).
 	@$(PY) -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null || \
 	  MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation "mmcv==2.1.0"
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
-	$(PY) -c "import mmcv.ops, mmdet.models, mmseg.models, mmext; print('mmext environment ready')"
+	$(PY) -c "import torchvision.ops, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmext; print('mmext environment ready')"
 	@touch $(STAMP)
 
 CLS_DEMO := configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py

@@ -116,11 +116,10 @@ _BUILD_SCRIPT = textwrap.dedent('''
     reg = __import__(scope + '.registry', fromlist=['_'])
     init_default_scope(scope)
     model = reg.MODELS.build(dict(
-        type='mmext.ImageClassifier',
-        backbone=dict(type='mmdet.ResNet', depth=18, init_cfg=None),
-        in_channels=512, num_classes=8))
-    metric = reg.METRICS.build(dict(type='mmext.Accuracy', topk=(1, 5)))
-    pack = reg.TRANSFORMS.build(dict(type='mmext.PackClsInputs'))
+        type='mmext.MiT', embed_dims=(8, 8, 8, 8), depths=(1, 1, 1, 1),
+        num_heads=(1, 1, 1, 1)))
+    metric = reg.METRICS.build(dict(type='mmext.LabelRecoveryAccuracy'))
+    pack = reg.TRANSFORMS.build(dict(type='mmext.LoadPanopticAnnotations'))
     print(type(model).__module__, type(metric).__module__,
           type(pack).__module__)
 ''')

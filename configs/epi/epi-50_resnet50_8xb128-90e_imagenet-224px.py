@@ -11,20 +11,9 @@
 # the fallback epoch (30, an mmext choice) are not confirmed from the
 # paper. The training recipe is the NVIDIA ResNet-50 v1.5 recipe that the
 # same group's HALP uses (configs/_base_/schedules/halp_imagenet_90e.py).
-_base_ = [
-    '../_base_/models/cls_resnet18.py',
-    '../_base_/datasets/imagenet_bs128.py',
-    '../_base_/schedules/halp_imagenet_90e.py',
-    '../_base_/default_runtime.py',
-]
-default_scope = 'mmext'
-custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
-
-model = dict(
-    backbone=dict(depth=50),
-    in_channels=2048,
-    num_classes=1000,
-    label_smoothing=0.1)
+# mmpretrain's stock ResNet-50, ImageNet data (RandomResizedCrop 224) and
+# runtime with the recipe's schedule, label smoothing and batch.
+_base_ = ['../_base_/recipes/nvidia-rn50_8xb128-90e_in1k.py']
 
 epi_hook = dict(
     type='mmext.EPIHook',

@@ -5,9 +5,9 @@
 #
 # The attacked model is the Shapes classifier of
 # configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py after 5 of its 12
-# epochs (82.8 % val top-1): a model still in training, as a federated
-# client's is when it shares gradients. Train it (keeping every epoch's
-# checkpoint) and attack with
+# epochs (73.0 % val top-1, seed 0): a model still in training, as a
+# federated client's is when it shares gradients. Train it (keeping every
+# epoch's checkpoint) and attack with
 #   python tools/train.py \
 #       configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py \
 #       --cfg-options default_hooks.checkpoint.max_keep_ckpts=-1
@@ -33,6 +33,7 @@ test_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(
+        ann_file='classification/meta/train.txt',
         data_prefix='classification/train'))
 test_cfg = dict(
     _base_.gradinversion_loop,

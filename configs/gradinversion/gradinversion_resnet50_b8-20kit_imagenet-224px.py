@@ -7,23 +7,18 @@
 # A GPU run: every iteration differentiates ResNet-50 twice for each of the
 # 8 seeds, 20k times (mmext has not run it; a test runs one iteration).
 #   python tools/invert.py \
-#       configs/gradinversion/gradinversion_resnet50_b8-20kit_imagenet-224px.py \
-#       --checkpoint checkpoints/resnet50_imagenet.pth
-# The checkpoint is an ImageNet ResNet-50 in mmext.ImageClassifier layout:
-# torchvision's resnet50 weights with every key prefixed 'backbone.' except
-# fc.weight/fc.bias, which become head.fc.weight/head.fc.bias (mmdet's
-# ResNet uses torchvision's parameter names).
+#       configs/gradinversion/gradinversion_resnet50_b8-20kit_imagenet-224px.py
+# The attacked model is mmpretrain's stock ImageNet ResNet-50 (76.55 top-1),
+# its weights from mmpretrain's model zoo (load_from; --checkpoint replaces
+# them).
 _base_ = [
-    '../_base_/models/cls_resnet18.py',
-    '../_base_/datasets/imagenet_bs128.py',
-    '../_base_/default_runtime.py',
+    'mmpretrain::resnet/resnet50_8xb32_in1k.py',
     '../_base_/inversion/gradinversion_paper.py',
 ]
-default_scope = 'mmext'
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
-model = dict(backbone=dict(depth=50), in_channels=2048, num_classes=1000)
-load_from = 'checkpoints/resnet50_imagenet.pth'
+load_from = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+             'resnet50_8xb32_in1k_20210831-ea4938fc.pth')
 
 train_dataloader = None
 train_cfg = None
@@ -41,8 +36,8 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type={{_base_.dataset_type}},
-        data_root={{_base_.data_root}},
-        data_prefix='train',
+        data_root='data/imagenet',
+        split='train',
         pipeline={{_base_.test_pipeline}}))
 test_cfg = _base_.gradinversion_loop
 test_evaluator = _base_.gradinversion_evaluator

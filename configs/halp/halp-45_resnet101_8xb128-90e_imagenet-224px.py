@@ -17,10 +17,9 @@ _base_ = './halp-55_resnet50_8xb128-90e_imagenet-224px.py'
 # ResNet-101 v1.5: 44.55M parameters with the 1000-way classifier.
 model = dict(backbone=dict(depth=101))
 
-# A trained dense ResNet-101 in mmext's layout (torchvision's
-# IMAGENET1K_V1, 77.37 top-1, converted as described in the HALP-55%
-# ResNet-50 config).
-load_from = 'checkpoints/resnet101_imagenet-224px_dense.pth'
+# mmpretrain's trained ImageNet ResNet-101 (77.97 top-1).
+load_from = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+             'resnet101_8xb32_in1k_20210831-539c63f8.pth')
 
 halp_hook = dict(
     _base_.halp_hook,

@@ -7,33 +7,15 @@
 # 76.47 top-1, 93.11 top-5, 1.957 GFLOPs, 1674 FPS (batch 256); the abstract
 # gives 1.60x the dense throughput at +0.3 top-1.
 # The 80% and 30% variants and ResNet-101 inherit this file.
-_base_ = [
-    '../_base_/models/cls_resnet18.py',
-    '../_base_/datasets/imagenet_bs128.py',
-    '../_base_/schedules/halp_imagenet_90e.py',
-    '../_base_/default_runtime.py',
-]
-default_scope = 'mmext'
-custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
-
-# ResNet-50 v1.5 (stride on the 3x3 conv, mmdet's style='pytorch'), the
-# network HALP prunes; 25.56M parameters with the 1000-way classifier.
-model = dict(
-    backbone=dict(depth=50),
-    in_channels=2048,
-    num_classes=1000,
-    # The reference's label smoothing (rn50_imagenet_prune.yaml).
-    label_smoothing=0.1)
+# mmpretrain's stock ResNet-50, ImageNet data (RandomResizedCrop 224) and
+# runtime with the recipe's schedule, label smoothing and batch.
+_base_ = ['../_base_/recipes/nvidia-rn50_8xb128-90e_in1k.py']
 
 # HALP starts from a trained dense network (the reference's --pretrained
-# resnet50_full.pth). Put an mmext ImageClassifier checkpoint here: for
-# torchvision's ResNet-50 weights (IMAGENET1K_V1, 76.13 top-1, close to the
-# paper's dense baseline) prefix the keys, 'fc.*' -> 'head.fc.*' and every
-# other 'k' -> 'backbone.k' (mmdet's ResNet uses torchvision's layer names):
-#   sd = torch.load('resnet50-0676ba61.pth')
-#   torch.save({'state_dict': {('head.' if k.startswith('fc.') else
-#       'backbone.') + k: v for k, v in sd.items()}}, <this path>)
-load_from = 'checkpoints/resnet50_imagenet-224px_dense.pth'
+# resnet50_full.pth): mmpretrain's ImageNet ResNet-50 (76.55 top-1, close
+# to the paper's dense baseline).
+load_from = ('https://download.openmmlab.com/mmclassification/v0/resnet/'
+             'resnet50_8xb32_in1k_20210831-ea4938fc.pth')
 
 halp_hook = dict(
     type='mmext.HALPHook',

@@ -19,7 +19,7 @@ from typing import Optional, Union
 from mmengine.config import Config
 from torch import nn
 
-__all__ = ['init_model', 'load_config']
+__all__ = ['init_model', 'load_config', 'model_config']
 
 
 def load_config(config: Union[str, Config],
@@ -60,6 +60,27 @@ def load_config(config: Union[str, Config],
     return cfg
 
 
+def model_config(cfg: Config) -> dict:
+    """``cfg.model`` with the config's top-level ``data_preprocessor``
+    merged in, as MMEngine's Runner builds it.
+
+    mmpretrain's configs (and mmext's classification configs) set the data
+    preprocessor beside the model; a ``data_preprocessor`` inside
+    ``model`` wins.
+
+    Args:
+        cfg (Config): A full config; not changed.
+
+    Returns:
+        dict: A copy of the model config.
+    """
+    model = copy.deepcopy(cfg.model)
+    top_level = cfg.get('data_preprocessor', None)
+    if top_level is not None and isinstance(model, dict):
+        model.setdefault('data_preprocessor', copy.deepcopy(top_level))
+    return model
+
+
 def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -71,9 +92,10 @@ def init_model(config: Union[str, Config],
     (``'mmext'`` when unset; override it with
     ``cfg_options={'default_scope': 'mmdet'}`` for a model-only config) is
     made current, so ``type='X'`` resolves in the host library and
-    ``type='mmext.X'`` in mmext, exactly as in the runner. Backbone
-    ``init_cfg`` weight downloads are skipped when a checkpoint is given
-    (its weights replace them anyway). The checkpoint's
+    ``type='mmext.X'`` in mmext, and a top-level ``data_preprocessor``
+    (mmpretrain's convention) joins the model, exactly as in the runner.
+    Backbone ``init_cfg`` weight downloads are skipped when a checkpoint is
+    given (its weights replace them anyway). The checkpoint's
     ``meta.dataset_meta`` becomes ``model.dataset_meta``; the config is kept
     as ``model.cfg``. SyncBN layers become BN on the CPU.
 
@@ -122,7 +144,7 @@ def init_model(config: Union[str, Config],
     init_default_scope(cfg.get('default_scope', 'mmext'))
     if checkpoint is not None:
         _skip_pretrained(cfg.model)
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(model_config(cfg))
     if checkpoint is not None:
         loaded = load_checkpoint(model, checkpoint, map_location='cpu',
                                  strict=strict, logger='silent')

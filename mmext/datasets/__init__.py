@@ -1,9 +1,12 @@
-"""mmext datasets and data transforms (registered in the ``mmext`` scope)."""
-from .image_folder import IMG_EXTENSIONS, ImageFolderDataset
+"""mmext datasets and data transforms (registered in the ``mmext`` scope).
+
+Classification data is mmpretrain's (``CustomDataset``, ``ImageNet``);
+``mmext.ImageFolderDataset`` is a deprecated alias of ``CustomDataset``.
+"""
+from .image_folder import ImageFolderDataset
 from .repeat_factors import compute_repeat_factors, stochastic_repeats
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'IMG_EXTENSIONS', 'ImageFolderDataset', 'compute_repeat_factors',
-    'stochastic_repeats'
+    'ImageFolderDataset', 'compute_repeat_factors', 'stochastic_repeats'
 ]

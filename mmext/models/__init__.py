@@ -1,8 +1,8 @@
 """mmext models.
 
-Classification models need only mmengine and torch. Segmentation models
-(``seg``) need mmseg and detection models (``det``) need mmdet; each is
-imported only when its host is installed, so ``mmext`` works with either.
+Classification models are mmpretrain's (``cls`` keeps a deprecated
+alias). Segmentation models (``seg``) need mmseg and detection models
+(``det``) need mmdet; each is imported only when its host is installed.
 """
 import importlib.util
 

@@ -21,7 +21,9 @@ def build_pruned_model(model: dict,
                        channels: Dict[str, int],
                        input_shape: Sequence[int],
                        scope: Optional[Sequence[str]] = None,
-                       ignored_layers: Sequence[str] = ()) -> nn.Module:
+                       ignored_layers: Sequence[str] = (),
+                       data_preprocessor: Optional[dict] = None
+                       ) -> nn.Module:
     """Build ``model`` and cut every channel group to its recorded width.
 
     The module returned is the dense model's own class, so data
@@ -34,9 +36,15 @@ def build_pruned_model(model: dict,
         scope (Sequence[str], optional): Pruned sub-modules, as in
             ``mmext.HALPHook``.
         ignored_layers (Sequence[str]): As in ``mmext.HALPHook``.
+        data_preprocessor (dict, optional): The runner's top-level
+            ``data_preprocessor`` (mmpretrain's configs set it beside the
+            model); the dense model's own one wins.
 
     Returns:
         nn.Module: The slim model (weights initialised, not trained).
     """
+    if data_preprocessor is not None:
+        model = dict(model)
+        model.setdefault('data_preprocessor', data_preprocessor)
     return cut_to_widths(MODELS.build(model), channels, input_shape, scope,
                          ignored_layers)

@@ -1,4 +1,2 @@
-"""mmext data structures."""
-from .cls_data_sample import ClsDataSample, format_label
-
-__all__ = ['ClsDataSample', 'format_label']
+"""mmext data structures (classification uses mmpretrain's
+``DataSample``)."""

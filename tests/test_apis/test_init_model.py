@@ -1,5 +1,6 @@
-"""mmext.apis.init_model: the config-to-model builder of every tool, on an
-mmext-scope classifier and an mmseg-scope segmentor written here."""
+"""mmext.apis.init_model: the config-to-model builder of every tool, on the
+mmpretrain-scope Shapes classifier config and an mmseg-scope segmentor
+written here."""
 import copy
 import os.path as osp
 
@@ -12,20 +13,21 @@ from mmext.apis import init_model
 
 CLASSES = ('a', 'b', 'c', 'd')
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CLS_CONFIG = osp.join(REPO, 'configs', '_base_', 'models', 'cls_resnet18.py')
+CLS_CONFIG = osp.join(REPO, 'configs', 'shapes',
+                      'cls_resnet18-w32_1xb64-12e_shapes-64px.py')
 #: The classifier config at width 4 with four classes.
 SMALL = {
+    'model.backbone.stem_channels': 4,
     'model.backbone.base_channels': 4,
-    'model.in_channels': 32,
-    'model.num_classes': len(CLASSES)
+    'model.head.in_channels': 32,
+    'model.head.num_classes': len(CLASSES)
 }
 
 
 def _classifier_cfg() -> Config:
-    """An mmext-scope config: ``configs/_base_/models/cls_resnet18.py``
-    (mmext.ImageClassifier on mmdet's ResNet-18; no default_scope, so
-    ``'mmext'``) at width 4, with a pretrained-weights init_cfg that must
-    not be downloaded."""
+    """An mmpretrain-scope config: the Shapes classifier (mmpretrain's
+    ImageClassifier, its data preprocessor at the top level) at width 4,
+    with a pretrained-weights init_cfg that must not be downloaded."""
     cfg = Config.fromfile(CLS_CONFIG)
     cfg.merge_from_dict(SMALL)
     cfg.model.backbone.init_cfg = dict(
@@ -77,7 +79,7 @@ def _changed_checkpoint(cfg: Config, path: str) -> dict:
     return state
 
 
-@pytest.mark.parametrize('make_cfg, host', [(_classifier_cfg, 'mmext'),
+@pytest.mark.parametrize('make_cfg, host', [(_classifier_cfg, 'mmpretrain'),
                                             (_segmentor_cfg, 'mmseg')])
 def test_weights_and_dataset_meta_arrive(make_cfg, host, tmp_path):
     cfg = make_cfg()
@@ -113,9 +115,10 @@ def test_cfg_options_override_and_the_config_is_not_changed(tmp_path):
     checkpoint = str(tmp_path / 'model.pth')
     _changed_checkpoint(cfg, checkpoint)
     # The checkpoint's 4-class head does not fit: strict=False skips it.
-    model = init_model(cfg, checkpoint, cfg_options={'model.num_classes': 6})
+    model = init_model(cfg, checkpoint,
+                       cfg_options={'model.head.num_classes': 6})
     assert model.head.fc.out_features == 6
-    assert model.cfg.model.num_classes == 6
+    assert model.cfg.model.head.num_classes == 6
     # The pretrained download is skipped when a checkpoint is given ...
     assert model.cfg.model.backbone.init_cfg is None
     # ... in init_model's copy only.
@@ -130,6 +133,25 @@ def test_cfg_options_override_and_the_config_is_not_changed(tmp_path):
                                         'model.decode_head.num_classes': 5})
     assert segmentor.decode_head.out_channels == 5
     assert segmentor.train_cfg is None
+
+
+def test_the_top_level_data_preprocessor_joins_the_model():
+    # mmpretrain's convention, followed by MMEngine's Runner.
+    cfg = _classifier_cfg()
+    model = init_model(cfg)
+    pre = model.data_preprocessor
+    assert type(pre).__name__ == 'ClsDataPreprocessor'
+    torch.testing.assert_close(pre.mean.flatten(),
+                               torch.tensor(cfg.data_preprocessor.mean))
+    torch.testing.assert_close(pre.std.flatten(),
+                               torch.tensor(cfg.data_preprocessor.std))
+    assert pre.to_rgb
+    # One inside the model wins.
+    cfg.model.data_preprocessor = dict(
+        type='mmpretrain.ClsDataPreprocessor', mean=[0.0] * 3,
+        std=[2.0] * 3)
+    pre = init_model(cfg).data_preprocessor
+    assert pre.std.flatten().tolist() == [2.0] * 3 and not pre.to_rgb
 
 
 def test_missing_files_and_bad_configs_are_named(tmp_path):

@@ -8,6 +8,7 @@ import mmcv
 import numpy as np
 import pytest
 
+# Sorted: mmpretrain's CustomDataset numbers scanned folders in sorted order.
 CLASSES = ('a', 'b', 'c', 'd')
 
 
@@ -50,23 +51,24 @@ def _gi_cfg(root: str, work_dir: str, **loop) -> dict:
             test_cfg[key] = value
     return dict(
         model=dict(
-            type='mmext.ImageClassifier',
+            type='ImageClassifier',
             backbone=dict(
-                type='mmdet.ResNet',
+                type='ResNet',
                 depth=18,
+                stem_channels=4,
                 base_channels=4,
-                out_indices=(3, ),
-                init_cfg=None),
-            in_channels=32,
-            num_classes=len(CLASSES),
-            data_preprocessor=dict(
-                type='ImgDataPreprocessor',
-                mean=[127.5] * 3,
-                std=[64.0] * 3,
-                bgr_to_rgb=True)),
+                out_indices=(3, )),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(
+                type='LinearClsHead',
+                num_classes=len(CLASSES),
+                in_channels=32,
+                loss=dict(type='CrossEntropyLoss'))),
+        data_preprocessor=dict(
+            mean=[127.5] * 3, std=[64.0] * 3, to_rgb=True),
         work_dir=work_dir,
         experiment_name=f'gi-{uuid.uuid4().hex[:8]}',
-        default_scope='mmext',
+        default_scope='mmpretrain',
         randomness=dict(seed=0),
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         log_level='WARNING',
@@ -75,13 +77,13 @@ def _gi_cfg(root: str, work_dir: str, **loop) -> dict:
             num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False),
             dataset=dict(
-                type='mmext.ImageFolderDataset',
+                type='CustomDataset',
                 data_root=root,
                 data_prefix='train',
                 metainfo=dict(classes=CLASSES),
                 pipeline=[
                     dict(type='LoadImageFromFile'),
-                    dict(type='mmext.PackClsInputs')
+                    dict(type='PackInputs')
                 ])),
         test_cfg=test_cfg,
         test_evaluator=[

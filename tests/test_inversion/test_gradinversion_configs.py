@@ -54,10 +54,15 @@ def test_imagenet_config_is_the_papers_setting_and_runs(tmp_path):
     assert cfg.test_cfg.batch_size == 8
     assert cfg.test_cfg.sampling == 'distinct_labels'
     rng = np.random.RandomState(0)
+    lines = []
     for c in range(3):
         mmcv.imwrite(
             rng.randint(0, 255, (260, 300, 3)).astype(np.uint8),
             str(tmp_path / 'data' / 'train' / f'n0{c}' / 'a.JPEG'))
+        lines.append(f'n0{c}/a.JPEG {c}\n')
+    # mmpretrain's ImageNet list file (1000 classes, of which 3 are used).
+    (tmp_path / 'data' / 'meta').mkdir()
+    (tmp_path / 'data' / 'meta' / 'train.txt').write_text(''.join(lines))
     cfg.test_dataloader.dataset.data_root = str(tmp_path / 'data')
     cfg.test_dataloader.num_workers = 0
     cfg.load_from = None

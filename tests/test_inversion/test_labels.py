@@ -1,12 +1,11 @@
-"""GradInversion's label recovery on the mmext classifier, and the label
+"""GradInversion's label recovery on mmpretrain's classifier, and the label
 policy of an attack."""
 import pytest
 import torch
-from mmdet.models.backbones import ResNet
 
 from mmext.inversion import (LABEL_SOURCES, attack_labels,
                              last_linear_weight_index, recover_labels)
-from mmext.models.cls import ImageClassifier
+from mmpretrain.models import ImageClassifier
 
 
 def _fc_gradient(model, images, labels):
@@ -20,9 +19,12 @@ def _fc_gradient(model, images, labels):
 def classifier():
     torch.manual_seed(0)
     model = ImageClassifier(
-        backbone=ResNet(depth=18, base_channels=8, out_indices=(3, )),
-        in_channels=64,
-        num_classes=20)
+        backbone=dict(type='mmpretrain.ResNet', depth=18, stem_channels=8,
+                      base_channels=8, out_indices=(3, )),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=20,
+                  in_channels=64),
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
     return model.eval()
 
 

@@ -1,16 +1,18 @@
 """Small models, latency tables and configs shared by the pruning tests
 (plain helpers; the fixtures built on them are in ``conftest.py``)."""
 import copy
+import importlib.util
+import json
 import os
 import os.path as osp
 
 import torch
 from mmengine.config import Config
+from mmengine.runner import Runner
 from mmdet.models.backbones import ResNet
 from mmdet.models.necks import FPN
+from mmpretrain.models import ImageClassifier
 from torch import nn
-
-from mmext.models.cls import ImageClassifier
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HALP_CONFIG = osp.join(REPO, 'configs', 'halp',
@@ -23,14 +25,26 @@ ITERS_PER_EPOCH = 8  # tiny preset, batch 8
 
 def resnet18_classifier(width: int = 16, num_classes: int = 5,
                         seed: int = 0) -> ImageClassifier:
-    """An mmext classifier over a narrow mmdet ResNet-18, random BN stats."""
+    """mmpretrain's ResNet-18 classifier at ``width`` channels (stem and
+    first stage), random BN stats."""
     torch.manual_seed(seed)
-    model = ImageClassifier(
-        backbone=ResNet(depth=18, base_channels=width, out_indices=(3, )),
-        in_channels=8 * width,
-        num_classes=num_classes)
+    model = ImageClassifier(**classifier_cfg(width, num_classes))
     randomize_norms(model)
     return model
+
+
+def classifier_cfg(width: int = 16, num_classes: int = 5) -> dict:
+    """The arguments of mmpretrain's ``ImageClassifier`` for a ResNet-18 at
+    ``width`` channels (scoped types: they build from any scope)."""
+    return dict(
+        backbone=dict(type='mmpretrain.ResNet', depth=18,
+                      stem_channels=width, base_channels=width,
+                      out_indices=(3, )),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=num_classes,
+                  in_channels=8 * width,
+                  loss=dict(type='mmpretrain.CrossEntropyLoss')),
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
 
 
 def randomize_norms(model: nn.Module) -> None:
@@ -105,8 +119,8 @@ def tiny_shapes_cfg(config: str, data_root: str, work_dir: str,
     cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.load_from = None
-    cfg.model.backbone.base_channels = 8
-    cfg.model.in_channels = 64
+    cfg.model.backbone.update(stem_channels=8, base_channels=8)
+    cfg.model.head.in_channels = 64
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[key]
         loader.dataset.data_root = data_root
@@ -161,3 +175,35 @@ def epi_tiny_cfg(data_root: str, work_dir: str | os.PathLike,
 def find_hook(runner, name: str):
     """The runner's hook of class ``name``."""
     return next(h for h in runner.hooks if type(h).__name__ == name)
+
+
+def pruning_tool(name: str):
+    """The module of ``tools/pruning/<name>.py``."""
+    path = osp.join(REPO, 'tools', 'pruning', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def export_and_test(cfg: Config, checkpoint: str, tmp_path) -> tuple:
+    """Export ``checkpoint`` of ``cfg`` with ``tools/pruning/export_pruned``;
+    return its report and the slim config's metric under a test Runner
+    (which loaded ``pruned.pth``, strictly checked)."""
+    cfg_path = str(tmp_path / 'cfg.py')
+    cfg.dump(cfg_path)
+    out = str(tmp_path / 'export')
+    tool = pruning_tool('export_pruned')
+    assert tool.main([cfg_path, checkpoint, '--out', out, '--repeats',
+                      '2']) == 0
+    report = json.load(open(osp.join(out, 'export.json')))
+    slim_cfg = Config.fromfile(osp.join(out, 'cfg_pruned.py'))
+    assert slim_cfg.model.type == 'mmext.PrunedModel'
+    assert not slim_cfg.custom_hooks
+    slim_cfg.work_dir = str(tmp_path / 'slim_test')
+    slim_cfg.load_from = osp.join(out, 'pruned.pth')
+    tester = Runner.from_cfg(slim_cfg)
+    metric = tester.test()
+    state = torch.load(osp.join(out, 'pruned.pth'), weights_only=False)
+    tester.model.load_state_dict(state['state_dict'], strict=True)
+    return report, metric

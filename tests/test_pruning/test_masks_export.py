@@ -9,7 +9,8 @@ from mmext.pruning.export import cut_to_widths, kept_widths, slim_model
 from mmext.pruning.graph import build_channel_groups
 from mmext.pruning.masks import apply_plan, full_masks, kept_fraction, \
     mask_optimizer_state, zero_plan
-from ._models import Detector, randomize_norms, resnet18_classifier
+from ._models import (Detector, classifier_cfg, randomize_norms,
+                      resnet18_classifier)
 
 SHAPE = (3, 64, 64)
 
@@ -40,7 +41,7 @@ def test_masked_equals_slim_classifier():
     with torch.no_grad():
         torch.testing.assert_close(slim(x), masked, atol=1e-5, rtol=0)
     assert _params(slim) < 0.6 * _params(model)
-    assert slim.head.in_channels == int(
+    assert slim.head.fc.in_features == int(
         keep['backbone.layer4.0.conv2'].sum())
     assert kept_fraction(full_masks(groups)) == 1.0
 
@@ -65,13 +66,7 @@ def test_masked_equals_slim_detector_scope():
 
 
 def test_pruned_model_config_loads_slim_weights_strictly():
-    cfg = dict(
-        type='mmext.ImageClassifier',
-        backbone=dict(
-            type='mmdet.ResNet', depth=18, base_channels=16,
-            out_indices=(3, )),
-        in_channels=128,
-        num_classes=5)
+    cfg = dict(type='mmpretrain.ImageClassifier', **classifier_cfg(16, 5))
     dense = MODELS.build(cfg).eval()
     randomize_norms(dense)
     groups = build_channel_groups(dense, torch.randn(1, *SHAPE))

@@ -1,25 +1,13 @@
 """tools/pruning/*: the LUT builder on a config, and export of a HALP or an
 EPI checkpoint to a slim model that tools/test.py evaluates to the same
 metric."""
-import importlib.util
-import json
 import os.path as osp
 
 import pytest
-import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmext.pruning.latency import LatencyLUT
-from ._models import REPO, find_hook
-
-
-def _tool(name):
-    path = osp.join(REPO, 'tools', 'pruning', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ._models import export_and_test, find_hook, pruning_tool
 
 
 def test_build_latency_lut_covers_the_model_and_resumes(
@@ -28,7 +16,7 @@ def test_build_latency_lut_covers_the_model_and_resumes(
     cfg_path = str(tmp_path / 'cfg.py')
     cfg.dump(cfg_path)
     out = str(tmp_path / 'lut.json')
-    tool = _tool('build_latency_lut')
+    tool = pruning_tool('build_latency_lut')
     argv = [cfg_path, '--batch', '2', '--out', out, '--max-points', '3',
             '--warmup', '0', '--repeats', '1']
     assert tool.main(argv) == 0
@@ -44,28 +32,6 @@ def test_build_latency_lut_covers_the_model_and_resumes(
     assert tool.main(argv) == 0
     assert calls == []
     assert LatencyLUT.load(out).entries == first
-
-
-def export_and_test(cfg, checkpoint, tmp_path):
-    """Export ``checkpoint`` of ``cfg``; the report, and the slim config's
-    metric under tools/test.py (whose runner loaded ``pruned.pth``)."""
-    cfg_path = str(tmp_path / 'cfg.py')
-    cfg.dump(cfg_path)
-    out = str(tmp_path / 'export')
-    tool = _tool('export_pruned')
-    assert tool.main([cfg_path, checkpoint, '--out', out, '--repeats',
-                      '2']) == 0
-    report = json.load(open(osp.join(out, 'export.json')))
-    slim_cfg = Config.fromfile(osp.join(out, 'cfg_pruned.py'))
-    assert slim_cfg.model.type == 'mmext.PrunedModel'
-    assert not slim_cfg.custom_hooks
-    slim_cfg.work_dir = str(tmp_path / 'slim_test')
-    slim_cfg.load_from = osp.join(out, 'pruned.pth')
-    tester = Runner.from_cfg(slim_cfg)
-    metric = tester.test()
-    state = torch.load(osp.join(out, 'pruned.pth'), weights_only=False)
-    tester.model.load_state_dict(state['state_dict'], strict=True)
-    return report, metric
 
 
 def test_export_writes_a_slim_model_with_the_same_metric(
@@ -112,7 +78,7 @@ def test_export_refuses_a_checkpoint_without_pruning_record(
     cfg_path = str(tmp_path / 'cfg.py')
     halp_cfg(tmp_path / 'run2').dump(cfg_path)
     with pytest.raises(SystemExit, match='no pruning record'):
-        _tool('export_pruned').main([
+        pruning_tool('export_pruned').main([
             cfg_path, osp.join(cfg.work_dir, 'epoch_1.pth'), '--out',
             str(tmp_path / 'out')
         ])

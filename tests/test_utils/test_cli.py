@@ -13,7 +13,7 @@ def test_prepare_cfg_reports_user_errors(tmp_path, capsys):
         return Config(dict(
             launcher='none',
             test_dataloader=dict(dataset=dict(
-                type='mmext.ImageFolderDataset', data_root=parsed.root,
+                type='CustomDataset', data_root=parsed.root,
                 data_prefix='train'))))
 
     assert prepare_cfg(build, args, ('test_dataloader', )) is None

@@ -1,5 +1,5 @@
 """mmext metrics."""
-from .accuracy import Accuracy, topk_accuracy
+from .accuracy import Accuracy
 from .coco_panoptic_metric import CocoPanopticMetric
 from .reconstruction import (IdentifiabilityPrecision,
                              ImageReconstructionMetric, LabelRecoveryAccuracy,
@@ -11,7 +11,7 @@ except ImportError:  # pragma: no cover
     pass
 
 __all__ = [
-    'Accuracy', 'topk_accuracy', 'CocoPanopticMetric',
+    'Accuracy', 'CocoPanopticMetric',
     'IdentifiabilityPrecision', 'ImageReconstructionMetric',
     'LabelRecoveryAccuracy', 'multiset_label_hits'
 ]

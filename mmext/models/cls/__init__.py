@@ -1,5 +1,5 @@
-"""Single-label image classification (needs only mmengine and torch)."""
-from .image_classifier import ImageClassifier
-from .linear_head import LinearClsHead, global_avg_pool
+"""Classification: mmpretrain's models. ``mmext.ImageClassifier`` is a
+deprecated alias that builds mmpretrain's ``ImageClassifier``."""
+from .image_classifier import build_deprecated_image_classifier
 
-__all__ = ['ImageClassifier', 'LinearClsHead', 'global_avg_pool']
+__all__ = ['build_deprecated_image_classifier']

@@ -1,5 +1,6 @@
-"""The Shapes classification config trains, validates and saves through a
-real Runner on the ``tiny`` Shapes preset (a few seconds on CPU)."""
+"""The Shapes classification config (mmpretrain's classifier and
+CustomDataset) trains, validates and saves through a real Runner on the
+``tiny`` Shapes preset (a few seconds on CPU)."""
 import glob
 import os.path as osp
 
@@ -21,7 +22,7 @@ def test_one_config_per_pattern():
 def test_shapes_cls_config_trains_and_tests(shapes_tiny, tmp_path):
     data_root = shapes_tiny
     cfg = Config.fromfile(CONFIG[0])
-    assert cfg.default_scope == 'mmext'
+    assert cfg.default_scope == 'mmpretrain'
     assert tuple(cfg.train_dataloader.dataset.metainfo.classes) == \
         THING_CLASSES
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -39,5 +40,11 @@ def test_shapes_cls_config_trains_and_tests(shapes_tiny, tmp_path):
     metrics = runner.test()
     assert set(metrics) == {'accuracy/top1', 'accuracy/top5'}
     assert 0.0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
-    assert runner.test_dataloader.dataset.metainfo['classes'] == \
-        THING_CLASSES
+    dataset = runner.test_dataloader.dataset
+    assert dataset.metainfo['classes'] == THING_CLASSES
+    # Every crop's label names its class folder (the annotation list keeps
+    # the generator's order; scanned folders would be numbered sorted).
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        folder = osp.basename(osp.dirname(info['img_path']))
+        assert THING_CLASSES[info['gt_label']] == folder, info
