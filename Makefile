@@ -6,7 +6,7 @@ PYTHON ?= python3
 # exact version match: a locally configured CPU-only build (2.13.0+cpu, e.g.
 # from a pip find-links folder) does not satisfy it, and PyPI's torchvision
 # wheels only load beside PyPI's own torch build. One override for both:
-#   make setup TORCH_PACKAGES="torch===2.5.1 torchvision===0.20.1"
+#   make clean-venv setup TORCH_PACKAGES="torch===2.5.1 torchvision===0.20.1"
 TORCH_PACKAGES ?= torch===2.13.0 torchvision===0.28.0
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -25,7 +25,7 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_PACKAGES) "setuptools>=77,<81" wheel ninja numpy
 	@# mmcv 2.1.0 has no wheel for this torch on PyPI: build it with its ops
-	@# against the torch above (about 9 minutes on 2 cores the first time;
+	@# against the torch above (about 12 minutes on 2 cores the first time;
 	@# pip caches the wheel).
 	@$(PY) -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '2.1.0'" 2>/dev/null || \
 	  MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation "mmcv==2.1.0"

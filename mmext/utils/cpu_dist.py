@@ -60,6 +60,7 @@ def cpu_model_wrapper_cfg(model_wrapper_cfg: Optional[MutableMapping] = None,
     wrapper_cfg = dict(model_wrapper_cfg)
     wrapper_type: Any = wrapper_cfg.get('type', 'MMDistributedDataParallel')
     if isinstance(wrapper_type, str):
+        import mmengine.model  # noqa: F401  (registers MMEngine's wrappers)
         from mmengine.registry import MODEL_WRAPPERS
         wrapper_type = MODEL_WRAPPERS.get(wrapper_type)
     if isinstance(wrapper_type, type) and issubclass(
