@@ -31,7 +31,7 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	  MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation "mmcv==2.1.0"
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
-	$(PY) -c "import torchvision.ops, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmext; print('mmext environment ready')"
+	$(PY) -c "import torchvision.ops, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, breaching, mmext; print('mmext environment ready')"
 	@touch $(STAMP)
 
 CLS_DEMO := configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py
