@@ -16,7 +16,6 @@ where :func:`slim_model` put the kept ones. A slim checkpoint loads into it
 with ``strict=True``. Configs reach it as ``mmext.PrunedModel``
 (:func:`mmext.models.pruned_model.build_pruned_model`).
 """
-import warnings
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -135,10 +134,9 @@ def __getattr__(name: str):
     if name != 'build_pruned_model':
         raise AttributeError(
             f'module {__name__!r} has no attribute {name!r}')
-    warnings.warn(
-        'mmext.pruning.export.build_pruned_model moved to '
-        'mmext.models.pruned_model.build_pruned_model (registered as '
-        'mmext.PrunedModel); import it from there (the old path goes in the '
-        'next release)', DeprecationWarning, stacklevel=2)
+    from mmext.utils.deprecation import warn_moved
+    warn_moved('mmext.pruning.export.build_pruned_model',
+               'mmext.models.pruned_model.build_pruned_model (registered '
+               'as mmext.PrunedModel)')
     from mmext.models.pruned_model import build_pruned_model
     return build_pruned_model

@@ -7,7 +7,6 @@ pruning core.
 with a ``DeprecationWarning``.
 """
 import importlib
-import warnings
 
 #: old name -> (new module, new name)
 _MOVED = {
@@ -26,8 +25,6 @@ def __getattr__(name: str):
         raise AttributeError(
             f'module {__name__!r} has no attribute {name!r}')
     module, new_name = _MOVED[name]
-    warnings.warn(
-        f'mmext.pruning.from_config.{name} moved to {module}.{new_name}; '
-        'import it from there (the old path goes in the next release)',
-        DeprecationWarning, stacklevel=2)
+    from mmext.utils.deprecation import warn_moved
+    warn_moved(f'mmext.pruning.from_config.{name}', f'{module}.{new_name}')
     return getattr(importlib.import_module(module), new_name)

@@ -4,7 +4,6 @@
 ``DeprecationWarning``; import ``X`` from :mod:`mmext.pruning.latency`
 instead.
 """
-import warnings
 
 _MOVED = ('measure_layer_latency', 'build_lut', 'median_of_minima',
           'measure_forward_latency', 'measure_network_latency')
@@ -15,9 +14,8 @@ def __getattr__(name: str):
     if name not in _MOVED:
         raise AttributeError(
             f'module {__name__!r} has no attribute {name!r}')
-    warnings.warn(
-        f'mmext.pruning.timing.{name} moved to '
-        f'mmext.pruning.latency.{name}; import it from there (the old path '
-        'goes in the next release)', DeprecationWarning, stacklevel=2)
+    from mmext.utils.deprecation import warn_moved
+    warn_moved(f'mmext.pruning.timing.{name}',
+               f'mmext.pruning.latency.{name}')
     from .latency import timing
     return getattr(timing, name)

@@ -1,5 +1,21 @@
-"""One warning for the components that moved to a maintained library."""
+"""The warnings of names kept for one release after they moved or were
+replaced (by another mmext path or by a maintained library)."""
 import warnings
+
+
+def warn_moved(old: str, new: str, stacklevel: int = 3) -> None:
+    """Warn that the import path ``old`` moved to ``new``.
+
+    Args:
+        old (str): The old dotted path, e.g. ``'mmext.pruning.timing.X'``.
+        new (str): The new dotted path (and, if useful, how configs reach
+            it).
+        stacklevel (int): Frame the warning points at. Defaults to 3, the
+            caller of the module ``__getattr__`` that calls this one.
+    """
+    warnings.warn(
+        f'{old} moved to {new}; import it from there (the old path goes in '
+        'the next release)', DeprecationWarning, stacklevel=stacklevel)
 
 
 def warn_replaced(old: str, new: str, stacklevel: int = 3) -> None:

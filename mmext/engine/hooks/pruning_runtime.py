@@ -172,11 +172,8 @@ def __getattr__(name: str):
     if name != 'unwrap':
         raise AttributeError(
             f'module {__name__!r} has no attribute {name!r}')
-    import warnings
-
+    from mmext.utils.deprecation import warn_moved
     from mmext.utils.model import unwrap
-    warnings.warn(
-        'mmext.engine.hooks.pruning_runtime.unwrap moved to '
-        'mmext.utils.model.unwrap; import it from there (the old path goes '
-        'in the next release)', DeprecationWarning, stacklevel=2)
+    warn_moved('mmext.engine.hooks.pruning_runtime.unwrap',
+               'mmext.utils.model.unwrap')
     return unwrap

@@ -22,7 +22,6 @@ every ``checkpoint_interval`` iterations to ``state_rank{R}.pth``; a run with
 """
 import dataclasses
 import os.path as osp
-import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -45,6 +44,7 @@ from mmext.inversion.targets import (SAMPLINGS, pixel_mean_std,
                                      unit_images)
 from mmext.registry import LOOPS
 from mmext.utils.atomic import atomic_torch_save
+from mmext.utils.deprecation import warn_moved
 from mmext.utils.model import unwrap
 from mmext.visualization.inversion_grid import save_pair_grid
 
@@ -56,10 +56,8 @@ _MOVED = {'last_linear_weight_index': 'mmext.inversion.labels'}
 def __getattr__(name: str):
     if name in _MOVED:
         import importlib
-        warnings.warn(
-            f'mmext.engine.runner.gradinversion_loop.{name} moved to '
-            f'{_MOVED[name]}.{name}; the old path will be removed in the '
-            'next release', DeprecationWarning, stacklevel=2)
+        warn_moved(f'mmext.engine.runner.gradinversion_loop.{name}',
+                   f'{_MOVED[name]}.{name}')
         return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
