@@ -7,6 +7,7 @@ _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
     'mmdet::_base_/default_runtime.py',
     '../_base_/datasets/shapes_detection.py',
+    '../_base_/schedules/shapes_det_adamw_10e.py',
 ]
 custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
@@ -38,26 +39,10 @@ model = dict(
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300)))
 
 max_epochs = 10
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
-                 val_interval=max_epochs)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=200),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
-         eta_min_ratio=0.01, convert_to_iter_based=True),
-]
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
-    clip_grad=dict(max_norm=10, norm_type=2))
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(type='CheckpointHook', interval=max_epochs,
                     max_keep_ckpts=1))
-auto_scale_lr = dict(enable=False, base_batch_size=4)
 # Batch 4: twice the optimizer steps of batch 8 in the same time, which is
 # what reaches AP50 0.6 within 10 minutes (docs/benchmarks.md).
 train_dataloader = dict(batch_size=4)
-randomness = dict(seed=0)

@@ -76,13 +76,16 @@ def prepare_cfg(
     build_cfg: Callable[[argparse.Namespace], Config],
     args: argparse.Namespace,
     dataset_keys: Sequence[str],
-    errors: Tuple[Type[Exception], ...] = (FileNotFoundError, RuntimeError)
+    errors: Tuple[Type[Exception], ...] = (FileNotFoundError, RuntimeError,
+                                           ValueError)
 ) -> Optional[Config]:
     """A tool's config, ready for its runner, or None on a user error.
 
     Builds the config with ``build_cfg(args)``, checks that the data of
     ``dataset_keys`` exist
-    (:func:`mmext.utils.data_check.check_dataset_paths`) and sets up CPU
+    (:func:`mmext.utils.data_check.check_dataset_paths`) and that the model
+    config passes its class's own check
+    (:func:`mmext.utils.model_check.check_model_config`), and sets up CPU
     distribution for a launcher
     (:func:`mmext.utils.cpu_dist.setup_cpu_distributed`).
 
@@ -99,9 +102,11 @@ def prepare_cfg(
     """
     from mmext.utils.cpu_dist import setup_cpu_distributed
     from mmext.utils.data_check import check_dataset_paths
+    from mmext.utils.model_check import check_model_config
     try:
         cfg = build_cfg(args)
         check_dataset_paths(cfg, keys=tuple(dataset_keys))
+        check_model_config(cfg)
         setup_cpu_distributed(cfg)
     except errors as exc:
         print(f'error: {exc}', file=sys.stderr)

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmext.testing.distributed import run_distributed
+from mmext.testing.runner_cfg import one_epoch_on
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -19,23 +20,9 @@ CONFIG = osp.join(
 def tiny_cfg(data_root: str, work_dir: str) -> Config:
     """The joint RIO Shapes config on the tiny long-tailed files, 1 epoch,
     batch 2, no validation."""
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = work_dir
-    cfg.train_dataloader.dataset.data_root = data_root
-    cfg.train_dataloader.batch_size = 2
-    cfg.train_dataloader.num_workers = 0
-    cfg.train_dataloader.persistent_workers = False
+    cfg = one_epoch_on(Config.fromfile(CONFIG), data_root, work_dir)
     cfg.model.roi_head.memory_classes = osp.join(
         data_root, 'annotations/lvis_v1_train.json')
-    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
-    for key in ('val', 'test'):
-        cfg[f'{key}_cfg'] = None
-        cfg[f'{key}_dataloader'] = None
-        cfg[f'{key}_evaluator'] = None
-    cfg.param_scheduler = []
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
-    cfg.randomness = dict(seed=0)
     return cfg
 
 

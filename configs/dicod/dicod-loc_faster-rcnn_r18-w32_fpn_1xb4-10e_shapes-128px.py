@@ -1,0 +1,5 @@
+# DICOD's localisation distillation alone (KD_loc, no KD_cls) on the Shapes
+# smoke Faster R-CNN; see
+# dicod_faster-rcnn_r18-w32_fpn_1xb4-10e_shapes-128px.py.
+_base_ = ['./dicod_faster-rcnn_r18-w32_fpn_1xb4-10e_shapes-128px.py']
+model = dict(kd_cls=None)
