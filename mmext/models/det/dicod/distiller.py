@@ -155,8 +155,7 @@ class DICODDistiller(BaseModel):
         super().__init__(init_cfg=init_cfg)
         self.student = MODELS.build(student_cfg)
         self.data_preprocessor = self.student.data_preprocessor
-        if getattr(self.student, 'with_rpn', False) or hasattr(
-                self.student, 'roi_head'):
+        if getattr(self.student, 'roi_head', None) is not None:
             self._positives = RoIHeadPositives(self.student.roi_head)
         else:
             self._positives = AnchorHeadPositives(self.student.bbox_head)
@@ -246,11 +245,8 @@ class DICODDistiller(BaseModel):
             return losses
         gt_boxes = [sample.gt_instances.bboxes for sample in data_samples]
         img_shapes = [sample.metainfo['img_shape'] for sample in data_samples]
-        num_gts = [len(boxes) for boxes in gt_boxes]
-        if isinstance(self._positives, RoIHeadPositives):
-            positives = self._positives.positives(num_gts, img_shapes)
-        else:
-            positives = self._positives.positives(num_gts)
+        positives = self._positives.positives(
+            [len(boxes) for boxes in gt_boxes], img_shapes)
         if self.kd_cls is not None:
             losses['loss_kd_cls'] = self.kd_cls.loss_weight * \
                 self._kd_cls_loss(inputs, gt_boxes, img_shapes, positives)

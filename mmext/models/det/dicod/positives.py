@@ -145,11 +145,13 @@ class AnchorHeadPositives:
                            self._target_calls):
             yield self
 
-    def positives(self, num_gts: Sequence[int]) -> Positives:
+    def positives(self, num_gts: Sequence[int],
+                  img_shapes: Sequence[Sequence[int]]) -> Positives:
         """The recorded positives.
 
         Args:
             num_gts: Ground truths per image (to index them batch-wide).
+            img_shapes: ``(h, w)`` of each image, to clip the boxes.
         """
         head = self.head
         call = _only_call(self._loss_calls, head, 'loss_by_feat')
@@ -174,17 +176,18 @@ class AnchorHeadPositives:
         gt_offsets = [0] + list(torch.tensor(list(num_gts)).cumsum(0)[:-1])
         parts = []
         for image, target_call in enumerate(self._target_calls):
-            img_meta = target_call['img_meta']
             sampling = target_call['result'][-1]
+            # The head's own test of which anchors lie inside the image.
             inside = anchor_inside_flags(
                 get_box_tensor(target_call['flat_anchors']),
-                target_call['valid_flags'], img_meta['img_shape'][:2],
+                target_call['valid_flags'],
+                target_call['img_meta']['img_shape'][:2],
                 head.train_cfg['allowed_border'])
             flat_index = torch.nonzero(inside).squeeze(1)[sampling.pos_inds]
             pred_boxes = get_box_tensor(
                 head.bbox_coder.decode(
                     sampling.pos_priors, box_deltas[image, flat_index],
-                    max_shape=img_meta['img_shape'][:2]))
+                    max_shape=img_shapes[image][:2]))
             parts.append((image, sampling, cls_scores[image, flat_index],
                           pred_boxes, int(gt_offsets[image])))
         return _concat(parts, sigmoid=head.use_sigmoid_cls,
