@@ -25,6 +25,7 @@ not depend on the teacher's weights); ``--cfg-options`` changes the config
 import argparse
 import copy
 import datetime
+import itertools
 import statistics
 import tempfile
 from typing import Dict, List
@@ -116,7 +117,7 @@ def main(argv=None) -> int:
     for name, model in models.items():
         model.train()
         optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-        cursor = iter(range(10**9))
+        cursor = itertools.count()
 
         def step(model=model, optim_wrapper=optim_wrapper, cursor=cursor):
             data = batches[next(cursor) % len(batches)]

@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox2roi
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import load_checkpoint
@@ -266,10 +267,8 @@ class DICODDistiller(BaseModel):
         crop once."""
         if positives.labels.numel() == 0:
             return positives.cls_logits.sum() * 0
-        rois = torch.cat([
-            torch.cat([boxes.new_full((len(boxes), 1), index),
-                       _clip(boxes, shape)], 1)
-            for index, (boxes, shape) in enumerate(zip(gt_boxes, img_shapes))
+        rois = bbox2roi([
+            _clip(boxes, shape) for boxes, shape in zip(gt_boxes, img_shapes)
         ])
         teacher_logits = self._teacher.logits(
             crop_boxes(inputs, rois, self.kd_cls.crop_size))

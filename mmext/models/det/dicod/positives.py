@@ -173,7 +173,6 @@ class AnchorHeadPositives:
                                              head.bbox_coder.encode_size)
             for pred in call['bbox_preds']
         ], 1)
-        gt_offsets = [0] + list(torch.tensor(list(num_gts)).cumsum(0)[:-1])
         parts = []
         for image, target_call in enumerate(self._target_calls):
             sampling = target_call['result'][-1]
@@ -188,9 +187,9 @@ class AnchorHeadPositives:
                 head.bbox_coder.decode(
                     sampling.pos_priors, box_deltas[image, flat_index],
                     max_shape=img_shapes[image][:2]))
-            parts.append((image, sampling, cls_scores[image, flat_index],
-                          pred_boxes, int(gt_offsets[image])))
-        return _concat(parts, sigmoid=head.use_sigmoid_cls,
+            parts.append((sampling, cls_scores[image, flat_index],
+                          pred_boxes))
+        return _concat(parts, num_gts, sigmoid=head.use_sigmoid_cls,
                        like=cls_scores)
 
 
@@ -230,7 +229,6 @@ class RoIHeadPositives:
         call = _only_call(self._calls, head, 'loss_and_target')
         cls_score, bbox_pred, rois = (call['cls_score'], call['bbox_pred'],
                                       call['rois'])
-        gt_offsets = [0] + list(torch.tensor(list(num_gts)).cumsum(0)[:-1])
         sigmoid = bool(getattr(head.loss_cls, 'use_sigmoid', False))
         parts = []
         start = 0
@@ -251,21 +249,24 @@ class RoIHeadPositives:
             logits = cls_score[rows]
             if sigmoid:
                 logits = logits[:, :head.num_classes]
-            parts.append((image, sampling, logits, pred_boxes,
-                          int(gt_offsets[image])))
-        return _concat(parts, sigmoid=sigmoid, like=cls_score)
+            parts.append((sampling, logits, pred_boxes))
+        return _concat(parts, num_gts, sigmoid=sigmoid, like=cls_score)
 
 
-def _concat(parts: list, sigmoid: bool, like: Tensor) -> Positives:
-    """One :class:`Positives` from per-image
-    ``(image, sampling, logits, pred_boxes, gt_offset)`` tuples."""
+def _concat(parts: list, num_gts: Sequence[int], sigmoid: bool,
+            like: Tensor) -> Positives:
+    """One :class:`Positives` from per-image ``(sampling, logits,
+    pred_boxes)`` tuples, in image order; ``num_gts`` (ground truths per
+    image) gives each image's offset into the batch's ground truths."""
     device = like.device
     batch_index, gt_index, labels, logits, pred, gt = [], [], [], [], [], []
-    for image, sampling, image_logits, pred_boxes, gt_offset in parts:
+    gt_offset = 0
+    for image, (sampling, image_logits, pred_boxes) in enumerate(parts):
         count = len(sampling.pos_inds)
         batch_index.append(
             torch.full((count, ), image, dtype=torch.long, device=device))
         gt_index.append(sampling.pos_assigned_gt_inds.long() + gt_offset)
+        gt_offset += int(num_gts[image])
         labels.append(sampling.pos_gt_labels.long())
         logits.append(image_logits)
         pred.append(pred_boxes)
