@@ -1,23 +1,9 @@
 """Plots of EPI (Shen et al., "When to Prune?", CVPR 2022): the indicator
 over training, and the oracle's accuracy against the pruning epoch."""
-import os
-import os.path as osp
 from typing import Optional, Sequence
 
-
-def _figure():
-    import matplotlib
-    matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save_atomically(fig, path: str) -> None:
-    """Write ``path`` via a temporary file, so a reader never sees half."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp.png'
-    fig.savefig(tmp, dpi=120, bbox_inches='tight')
-    os.replace(tmp, path)
+from .figure_io import pyplot as _figure
+from .figure_io import save_png_atomically as _save_atomically
 
 
 def plot_epi_curve(epochs: Sequence[float],

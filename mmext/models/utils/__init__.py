@@ -1,4 +1,6 @@
 """Helpers shared by mmext's registered models."""
+from .instance_patch import patched_method
 from .norm import resolve_sync_norm
+from .wrapped_state import keep_wrapped_keys
 
-__all__ = ['resolve_sync_norm']
+__all__ = ['keep_wrapped_keys', 'patched_method', 'resolve_sync_norm']

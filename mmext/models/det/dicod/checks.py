@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 from mmengine.registry import MODELS as ROOT_MODELS
 
-from .positives import unsupported_head_reason
+from ..head_support import unsupported_head_reason
 from .teacher import num_teacher_classes
 
 

@@ -25,19 +25,18 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import bbox2roi
 from mmengine.config import ConfigDict
-from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor
 
 from mmext.distillation import (crop_boxes, kd_cls_sigmoid, kd_cls_softmax,
                                 kd_loc)
+from mmext.models.utils import keep_wrapped_keys
 from mmext.registry import MODELS
+from ..wrapped_detector import WrappedDetector
 from .checks import (check_normalisation, check_num_classes,
                      check_student_head, check_teacher_ckpt)
 from .positives import AnchorHeadPositives, RoIHeadPositives
 from .teacher import FrozenTeacher, teacher_model_cfg
-
-STUDENT_PREFIX = 'student.'
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def _kd_settings(cfg: Optional[dict], kind: type, section: str):
 
 
 @MODELS.register_module()
-class DICODDistiller(BaseModel):
+class DICODDistiller(WrappedDetector):
     """Any mmdet detector trained with DICOD's classifier distillation.
 
     ``loss`` adds ``loss_kd_cls`` and ``loss_kd_loc`` to the student's
@@ -136,6 +135,8 @@ class DICODDistiller(BaseModel):
         kd_loc: :class:`KDLocConfig` fields, or None to switch KD_loc off.
         init_cfg: MMEngine initialisation config of the distiller.
     """
+
+    wrapped_attribute = 'student'
 
     def __init__(self,
                  student: dict,
@@ -171,8 +172,7 @@ class DICODDistiller(BaseModel):
                 f'backbone {type(classifier.backbone).__name__} is not a '
                 'ResNet whose stages can be read; use layers=[-1] (pixels '
                 'only) or a ResNet teacher')
-        self._register_state_dict_hook(_student_keys_only)
-        self._register_load_state_dict_pre_hook(_add_student_prefix)
+        keep_wrapped_keys(self, 'student')
 
     @staticmethod
     def check_config(model_cfg: dict) -> tuple:
@@ -215,21 +215,6 @@ class DICODDistiller(BaseModel):
         super().train(mode)
         self._teacher.model.eval()
         return self
-
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Optional[List[DetDataSample]] = None,
-                mode: str = 'tensor'):
-        """MMEngine's three modes; ``predict`` and ``tensor`` are the
-        student's."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.student.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return self.student._forward(inputs, data_samples)
-        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
-                           'predict and tensor mode')
 
     def loss(self, inputs: Tensor,
              data_samples: List[DetDataSample]) -> Dict[str, Tensor]:
@@ -287,33 +272,3 @@ def _clip(boxes: Tensor, img_shape: Sequence[int]) -> Tensor:
         boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
         boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)
     ], 1)
-
-
-def _student_keys_only(module, state_dict, prefix, local_metadata):
-    """State-dict hook: keep the student's entries under its own keys."""
-    for key in list(state_dict.keys()):
-        if not key.startswith(prefix):
-            continue
-        value = state_dict.pop(key)
-        rest = key[len(prefix):]
-        if rest.startswith(STUDENT_PREFIX):
-            state_dict[prefix + rest[len(STUDENT_PREFIX):]] = value
-    metadata = getattr(state_dict, '_metadata', None)
-    if metadata is not None:
-        for key in list(metadata.keys()):
-            if key.startswith(prefix + STUDENT_PREFIX) or \
-                    key == prefix + STUDENT_PREFIX[:-1]:
-                renamed = prefix + key[len(prefix + STUDENT_PREFIX):] \
-                    if key != prefix + STUDENT_PREFIX[:-1] else prefix[:-1]
-                metadata[renamed] = metadata.pop(key)
-    return state_dict
-
-
-def _add_student_prefix(state_dict, prefix, local_metadata, strict,
-                        missing_keys, unexpected_keys, error_msgs):
-    """Load pre-hook: a detector's own keys load into the student."""
-    for key in list(state_dict.keys()):
-        if key.startswith(prefix) and not key.startswith(prefix +
-                                                         STUDENT_PREFIX):
-            state_dict[prefix + STUDENT_PREFIX +
-                       key[len(prefix):]] = state_dict.pop(key)

@@ -18,10 +18,9 @@ forward ends) and read the positives off mmdet's ``SamplingResult``:
   sampling results.
 """
 import contextlib
-import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Sequence
 
 import torch
 from mmdet.models.dense_heads import AnchorHead
@@ -30,6 +29,9 @@ from mmdet.models.roi_heads.bbox_heads import BBoxHead
 from mmdet.models.task_modules.prior_generators import anchor_inside_flags
 from mmdet.structures.bbox import get_box_tensor
 from torch import Tensor, nn
+
+from mmext.models.utils import patched_method
+from ..head_support import unsupported_head_reason
 
 
 @dataclass
@@ -61,53 +63,23 @@ class Positives:
         return torch.cat([self.batch_index[:, None].to(boxes), boxes], 1)
 
 
-def unsupported_head_reason(head_type: type, roi_head: bool) -> Optional[str]:
-    """Why DICOD cannot find the positives of a head class, or None.
-
-    Args:
-        head_type: The class of ``student.bbox_head`` (one-stage) or of
-            ``student.roi_head`` (two-stage).
-        roi_head: Whether ``head_type`` is a RoI head.
-    """
-    if roi_head:
-        if not issubclass(head_type, StandardRoIHead):
-            return (f'{head_type.__name__} is not a StandardRoIHead; DICOD '
-                    'reads the positive proposals from StandardRoIHead\'s '
-                    'sampling results')
-        return None
-    if not issubclass(head_type, AnchorHead):
-        return (f'{head_type.__name__} has no anchor assignment to hook into'
-                ' (DICOD supports AnchorHead subclasses such as RetinaHead '
-                'and SSDHead, and two-stage detectors with a '
-                'StandardRoIHead)')
-    if head_type._get_targets_single is not AnchorHead._get_targets_single:
-        return (f'{head_type.__name__} assigns its anchors its own way '
-                '(it overrides AnchorHead._get_targets_single); DICOD '
-                'supports the heads that keep AnchorHead\'s assignment, such '
-                'as RetinaHead and SSDHead')
-    return None
-
-
-@contextlib.contextmanager
 def _recording(module: nn.Module, name: str,
-               calls: List[Dict[str, Any]]) -> Iterator[None]:
+               calls: List[Dict[str, Any]]):
     """Record ``module.name``'s bound arguments and result while inside."""
-    method = getattr(module, name)
-    signature = inspect.signature(method)
+    signature = inspect.signature(getattr(module, name))
 
-    @functools.wraps(method)
-    def recorded(*args, **kwargs):
-        result = method(*args, **kwargs)
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        calls.append(dict(bound.arguments, result=result))
-        return result
+    def wrap(method):
 
-    setattr(module, name, recorded)  # an instance attribute shadows it
-    try:
-        yield
-    finally:
-        delattr(module, name)
+        def recorded(*args, **kwargs):
+            result = method(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            calls.append(dict(bound.arguments, result=result))
+            return result
+
+        return recorded
+
+    return patched_method(module, name, wrap)
 
 
 def _only_call(calls: List[Dict[str, Any]], module: nn.Module,

@@ -1,0 +1,6 @@
+# Active learning on Shapes with the reference code's two-stage rule (entropy
+# top 3 x budget, then inconsistency), flip-consistency training every cycle
+# and no pseudo-labels; everything else as
+# alssl_ssd-r18-w32_1xb8-6x500it_shapes-128px.py.
+_base_ = ['./alssl_ssd-r18-w32_1xb8-6x500it_shapes-128px.py']
+train_cfg = dict(acquisition=dict(rule='filter'), pseudo_label=None)

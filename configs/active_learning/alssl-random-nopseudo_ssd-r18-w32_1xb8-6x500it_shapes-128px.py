@@ -1,0 +1,5 @@
+# Active learning on Shapes with random acquisition (the baseline),
+# flip-consistency training every cycle and no pseudo-labels; everything
+# else as alssl_ssd-r18-w32_1xb8-6x500it_shapes-128px.py.
+_base_ = ['./alssl_ssd-r18-w32_1xb8-6x500it_shapes-128px.py']
+train_cfg = dict(acquisition=dict(rule='random'), pseudo_label=None)
