@@ -18,14 +18,13 @@ continues from the optimisation state saved in the work dir. Images, state
 and metrics go to ``WORK_DIR/gradinversion`` and the run's log.
 """
 import argparse
-import sys
 
 import mmext  # noqa: F401  (checkpoint globals, registries)
 
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
                              build_runner, export_local_rank, load_cfg,
                              prepare_cfg)
-from mmext.utils.cpu_dist import close_distributed
+from mmext.utils.cpu_dist import close_distributed, exit_process
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -96,4 +95,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_process(main())

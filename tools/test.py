@@ -26,7 +26,6 @@ first (checkpoint globals for torch >= 2.6).
 import argparse
 import copy
 import os.path as osp
-import sys
 import warnings
 
 import mmext  # noqa: F401  (checkpoint globals, registries)
@@ -36,7 +35,7 @@ from mmengine.runner import Runner
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
                              build_runner, export_local_rank, load_cfg,
                              prepare_cfg)
-from mmext.utils.cpu_dist import close_distributed
+from mmext.utils.cpu_dist import close_distributed, exit_process
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -209,4 +208,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_process(main())

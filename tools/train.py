@@ -15,7 +15,6 @@ runs ``--launcher pytorch`` on CPU-only machines over gloo.
 import argparse
 import logging
 import os.path as osp
-import sys
 
 import mmext  # noqa: F401  (checkpoint globals for --resume, registries)
 from mmengine.config import Config
@@ -24,7 +23,8 @@ from mmengine.logging import print_log
 from mmext.utils.cli import (add_cfg_options_argument, add_launcher_arguments,
                              build_runner, export_local_rank, load_cfg,
                              prepare_cfg)
-from mmext.utils.cpu_dist import accelerator_available, close_distributed
+from mmext.utils.cpu_dist import (accelerator_available, close_distributed,
+                                   exit_process)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -140,4 +140,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_process(main())

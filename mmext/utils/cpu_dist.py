@@ -21,7 +21,8 @@ call it, so ``tools/dist_train.sh CONFIG 2`` works on a CPU machine.
 import datetime
 import logging
 import os
-from typing import Any, MutableMapping, Optional
+import sys
+from typing import Any, MutableMapping, NoReturn, Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -146,3 +147,29 @@ def close_distributed() -> None:
         return
     torch_dist.barrier()
     torch_dist.destroy_process_group()
+
+
+def exit_process(status: int) -> NoReturn:
+    """End a tool's process with ``status``.
+
+    Under a distributed launcher (``WORLD_SIZE`` > 1 in the environment),
+    after :func:`close_distributed` has run, the process leaves with
+    ``os._exit`` once the log handlers and the standard streams are
+    flushed: the interpreter's teardown (destructors of the process
+    group's store and threads) can abort a finished rank with
+    ``terminate called without an active exception`` on a loaded CPU,
+    which the launcher reports as a failed run. A single process exits
+    normally (``sys.exit``).
+
+    Args:
+        status (int): The exit status.
+    """
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        sys.exit(status)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken pipe
+            pass
+    os._exit(status)

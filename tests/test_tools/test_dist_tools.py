@@ -105,3 +105,24 @@ def test_dist_scripts_usage():
                               capture_output=True,
                               text=True)
         assert proc.returncode == 2 and 'usage' in proc.stderr
+
+
+@pytest.mark.parametrize('world_size', ['1', '2'])
+def test_exit_process_keeps_status_and_output(world_size, tmp_path):
+    """A tool's process ends with main()'s status, its printed and logged
+    lines written out, with or without a distributed launcher."""
+    log = tmp_path / 'run.log'
+    script = (
+        'import logging\n'
+        'from mmext.utils.cpu_dist import exit_process\n'
+        f'logging.basicConfig(filename={str(log)!r}, level=logging.INFO)\n'
+        'logging.getLogger("tool").info("logged line")\n'
+        'print("printed line", end="")\n'
+        'exit_process(3)\n'
+        'print("never")\n')
+    env = dict(os.environ, WORLD_SIZE=world_size)
+    proc = subprocess.run([sys.executable, '-c', script], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert proc.stdout == 'printed line'
+    assert 'logged line' in log.read_text()
