@@ -19,7 +19,7 @@ from typing import Optional, Union
 from mmengine.config import Config
 from torch import nn
 
-__all__ = ['init_model', 'load_config', 'model_config']
+__all__ = ['init_model', 'load_config', 'model_config', 'sample_test_batch']
 
 
 def load_config(config: Union[str, Config],
@@ -165,3 +165,37 @@ def _skip_pretrained(model_cfg) -> None:
             sub['init_cfg'] = None
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
+
+
+def sample_test_batch(config: Union[str, Config], num_images: int,
+                      seed: int = 0) -> dict:
+    """``num_images`` items of the config's test set, drawn without
+    replacement (seeded) and collated, ready for the model's
+    ``data_preprocessor``.
+
+    Args:
+        config (str | Config): The config whose ``test_dataloader.dataset``
+            is drawn from (built in the config's default scope).
+        num_images (int): How many items.
+        seed (int): Seed of the draw.
+
+    Returns:
+        dict: ``pseudo_collate`` of the items (``inputs``, ``data_samples``).
+
+    Raises:
+        ValueError: The test set has fewer than ``num_images`` items.
+    """
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DATASETS, DefaultScope
+
+    cfg = load_config(config)
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmext')):
+        dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+    if num_images > len(dataset):
+        raise ValueError(f'num_images={num_images}: the test set has '
+                         f'{len(dataset)} items')
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset), generator=generator)[:num_images]
+    return pseudo_collate([dataset[int(i)] for i in order])

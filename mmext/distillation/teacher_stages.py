@@ -5,33 +5,10 @@ from typing import List, Sequence
 
 from torch import Tensor, nn
 
+from mmext.utils.resnet_layout import (is_resnet_like, resnet_stages,
+                                      resnet_stem)
 
-def _stem(backbone: nn.Module, images: Tensor) -> Tensor:
-    """The stem and max-pool of mmpretrain's, mmdet's or torchvision's
-    ResNet."""
-    if getattr(backbone, 'deep_stem', False):
-        x = backbone.stem(images)
-    else:
-        norm = getattr(backbone, 'norm1', None) or getattr(backbone, 'bn1')
-        x = backbone.relu(norm(backbone.conv1(images)))
-    return backbone.maxpool(x)
-
-
-def _stage_modules(backbone: nn.Module) -> List[nn.Module]:
-    """The residual stages in order (``res_layers`` names or
-    ``layer1..layer4``)."""
-    names = getattr(backbone, 'res_layers', None)
-    if names is None:
-        names = [f'layer{i}' for i in range(1, 5) if hasattr(
-            backbone, f'layer{i}')]
-    return [getattr(backbone, name) for name in names]
-
-
-def is_resnet_like(backbone: nn.Module) -> bool:
-    """Whether :func:`resnet_stage_outputs` can walk ``backbone``."""
-    has_stem = hasattr(backbone, 'maxpool') and (
-        getattr(backbone, 'deep_stem', False) or hasattr(backbone, 'conv1'))
-    return has_stem and len(_stage_modules(backbone)) > 0
+__all__ = ['is_resnet_like', 'resnet_stage_outputs']
 
 
 def resnet_stage_outputs(backbone: nn.Module, images: Tensor,
@@ -47,12 +24,12 @@ def resnet_stage_outputs(backbone: nn.Module, images: Tensor,
     Returns:
         The feature map of each requested stage, in the order asked.
     """
-    modules = _stage_modules(backbone)
+    modules = [module for _, module in resnet_stages(backbone)]
     deepest = max(stages)
     if min(stages) < 0 or deepest > len(modules):
         raise ValueError(f'kd_loc.layers: teacher stages must lie in '
                          f'[0, {len(modules)}], got {list(stages)}')
-    outputs = [_stem(backbone, images)]
+    outputs = [resnet_stem(backbone)(images)]
     for module in modules[:deepest]:
         outputs.append(module(outputs[-1]))
     return [outputs[stage] for stage in stages]

@@ -7,6 +7,7 @@ alias). Segmentation models (``seg``) need mmseg and detection models
 import importlib.util
 
 from .cls import *  # noqa: F401,F403
+from .inversion import *  # noqa: F401,F403
 
 if importlib.util.find_spec('torch_pruning') is not None:
     # mmext.PrunedModel, the slim model of a pruned checkpoint

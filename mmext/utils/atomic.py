@@ -41,3 +41,15 @@ def atomic_write(path: str, write: Callable[[str], None],
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save(obj, path)`` atomically (see :func:`atomic_write`)."""
     atomic_write(path, lambda tmp: torch.save(obj, tmp), suffix='.pth')
+
+
+def atomic_write_json(path: str, obj: Any, indent: int = 2) -> None:
+    """``json.dump(obj)`` to ``path`` atomically (see :func:`atomic_write`)."""
+    import json
+
+    def dump(tmp: str) -> None:
+        with open(tmp, 'w', encoding='utf-8') as handle:
+            json.dump(obj, handle, indent=indent)
+            handle.write('\n')
+
+    atomic_write(path, dump, suffix='.json')
