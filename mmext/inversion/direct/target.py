@@ -39,7 +39,7 @@ def build_target(target: Union[dict, nn.Module],
         FileNotFoundError: The config or checkpoint file does not exist.
         TypeError: ``target`` is neither a dict nor a module.
     """
-    from mmext.models.det.dicod.teacher import teacher_model_cfg
+    from mmext.models.utils.classifier_cfg import classifier_model_cfg
     from mmext.registry import MODELS
     if isinstance(target, nn.Module):
         model = target
@@ -55,7 +55,7 @@ def build_target(target: Union[dict, nn.Module],
                     f'{field}.config: no config {config!r}; name the config '
                     'the classifier was trained with')
             cfg['cfg_path'] = config
-        model = MODELS.build(teacher_model_cfg(cfg))
+        model = MODELS.build(classifier_model_cfg(cfg, field))
         if checkpoint is not None:
             load_checkpoint(model, checkpoint, map_location='cpu',
                             strict=True, logger='current')
