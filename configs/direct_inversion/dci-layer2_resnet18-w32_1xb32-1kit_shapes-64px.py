@@ -61,7 +61,11 @@ train_dataloader = dict(
         # CPU, made once); lr and jitter lowered for 64-px images.
         synthesis=dict(steps=200, batch_size=128, lr=0.1, jitter=4),
         cache_file='work_dirs/direct_inversion_cache/'
-        'bn_cls_resnet18-w32_shapes-64px_512.pth'))
+        'bn_cls_resnet18-w32_shapes-64px_512.pth',
+        # Every draw augmented afresh (an assumption): flips, a shift of
+        # up to 6 px, and with probability 1/2 a box pasted from another
+        # synthetic image (CutMix without labels).
+        augment=dict(flip=True, max_shift=6, cutmix_prob=0.5)))
 
 # The attack is scored on real validation crops (unused in training).
 val_dataloader = dict(batch_size=32)

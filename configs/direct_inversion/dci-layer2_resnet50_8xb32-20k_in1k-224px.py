@@ -55,7 +55,9 @@ train_dataloader = dict(
         seed=0,
         synthesis=dict(steps=2000, batch_size=128),
         cache_file='work_dirs/direct_inversion_cache/'
-        'bn_resnet50_in1k-224px_8192.pth'))
+        'bn_resnet50_in1k-224px_8192.pth',
+        # As on Shapes (an assumption), the shift scaled to 224 px.
+        augment=dict(flip=True, max_shift=21, cutmix_prob=0.5)))
 
 # Scored on ImageNet validation images (resized, centre-cropped to 224).
 val_dataloader = dict(batch_size=32)

@@ -3,6 +3,7 @@
 Inversion", arXiv 2107.06304; BMVC 2022 as "Privacy Vulnerability of Split
 Computing to Data-Free Model Inversion Attacks"): the attacker has the
 classifier's weights but no image of its task."""
+import dataclasses
 import inspect
 import os.path as osp
 from typing import Dict, List, Optional, Tuple, Union
@@ -13,6 +14,7 @@ from mmengine.dist import barrier, get_rank, get_world_size
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
+from mmext.inversion.direct.augment import SyntheticAugment
 from mmext.inversion.direct.synthetic import (bn_synthesized_images,
                                               check_batchnorm,
                                               check_image_size,
@@ -136,6 +138,12 @@ class SyntheticInversionDataset(torch.utils.data.Dataset):
             ``steps``, ``lr``, ``batch_size``, the loss weights, ...;
             ``device`` defaults to MMEngine's ``get_device()``, the
             accelerator when there is one).
+        augment: None (items as made) or ``dict(flip=..., max_shift=...,
+            cutmix_prob=...)``: every item drawn is augmented afresh
+            (:class:`~mmext.inversion.direct.augment.SyntheticAugment`;
+            CutMix pastes from another random item), with torch's global
+            random generator (seeded by MMEngine's ``randomness``). The
+            stored or cached images are never changed.
 
     Raises:
         ValueError: An argument is invalid (the message names it), the
@@ -151,7 +159,9 @@ class SyntheticInversionDataset(torch.utils.data.Dataset):
                  image_size: Tuple[int, int],
                  seed: int = 0,
                  cache_file: Optional[str] = None,
-                 synthesis: Optional[dict] = None) -> None:
+                 synthesis: Optional[dict] = None,
+                 augment: Optional[dict] = None) -> None:
+        self.augment = SyntheticAugment.from_cfg(augment)
         self.source = source
         self.num_images = num_images
         self.image_size = self._check_args(source, num_images, image_size,
@@ -199,25 +209,38 @@ class SyntheticInversionDataset(torch.utils.data.Dataset):
     def metainfo(self) -> dict:
         """The images' description (no classes: the items are unlabelled)."""
         return dict(source=self.source, num_images=self.num_images,
-                    image_size=self.image_size, seed=self.seed)
+                    image_size=self.image_size, seed=self.seed,
+                    augment=None if self.augment is None else
+                    dataclasses.asdict(self.augment))
 
     def __len__(self) -> int:
         return self.num_images
 
     def __getitem__(self, index: int) -> Dict[str, Tensor]:
-        """``dict(inputs=uint8 Tensor[3, H, W])``, stored pixel order."""
+        """``dict(inputs=uint8 Tensor[3, H, W])``, stored pixel order
+        (augmented afresh if ``augment`` is set)."""
         if not -self.num_images <= index < self.num_images:
             raise IndexError(f'SyntheticInversionDataset: index {index} out '
                              f'of range for {self.num_images} images')
-        index %= self.num_images
+        image = self.image(index % self.num_images)
+        if self.augment is not None:
+            partner = None
+            if self.augment.cutmix_prob > 0:
+                partner = self.image(
+                    int(torch.randint(self.num_images, ())))
+            image = self.augment(image, partner)
+        return dict(inputs=image)
+
+    def image(self, index: int) -> Tensor:
+        """Image ``index`` as made (never augmented), uint8 ``[3, H, W]``
+        in the stored pixel order."""
         if self.images is not None:
-            return dict(inputs=self.images[index])
+            return self.images[index]
         generator = torch.Generator().manual_seed(
             noise_item_seed(self.seed, index))
         images = natural_noise_images(1, self.image_size, generator,
                                       **self.synthesis)
-        return dict(inputs=stored_pixels(255 * images[0],
-                                         self.swap_channels))
+        return stored_pixels(255 * images[0], self.swap_channels)
 
     # ------------------------------------------------------------ 'bn'
     def _synthesize(self, model: nn.Module, progress: bool) -> Tensor:

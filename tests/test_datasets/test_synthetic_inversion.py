@@ -17,6 +17,7 @@ import mmext.datasets.synthetic_inversion as synthetic_inversion
 from mmext.datasets import SyntheticInversionDataset
 from mmext.datasets.synthetic_inversion import noise_item_seed
 from mmext.inversion.direct import build_target, pixel_normalisation
+from mmext.inversion.direct.augment import SyntheticAugment
 from mmext.inversion.direct.synthetic import (bn_synthesized_images,
                                               natural_noise_images,
                                               normalise_images)
@@ -127,6 +128,87 @@ def _assert_within_rounding(actual: torch.Tensor,
     assert actual.shape == expected.shape
     assert ((actual - expected).abs() <= tolerance).all(), (
         (actual - expected).abs().amax())
+
+
+# ------------------------------------------------------- augmentation
+def _distinct_image(height: int = 10, width: int = 12) -> torch.Tensor:
+    """uint8 [3, H, W] with every pixel different."""
+    return torch.arange(3 * height * width).view(3, height, width).to(
+        torch.uint8)
+
+
+def test_augment_flips_give_the_four_flips():
+    image = _distinct_image()
+    flips = [image, image.flip(-1), image.flip(-2), image.flip(-1, -2)]
+    augment = SyntheticAugment(flip=True)
+    generator = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        out = augment(image, generator=generator)
+        matches = [k for k, f in enumerate(flips) if torch.equal(out, f)]
+        assert len(matches) == 1
+        seen.add(matches[0])
+    assert seen == {0, 1, 2, 3}
+    assert torch.equal(SyntheticAugment(flip=False)(image), image)
+
+
+def test_augment_shift_translates_with_reflected_borders():
+    image = _distinct_image(12, 14).float()
+    shift = 3
+    augment = SyntheticAugment(flip=False, max_shift=shift)
+    generator = torch.Generator().manual_seed(1)
+    shifts = set()
+    for _ in range(30):
+        out = augment(image, generator=generator)
+        padded = torch.nn.functional.pad(image[None], (shift, ) * 4,
+                                         mode='reflect')[0]
+        found = [(dy, dx) for dy in range(-shift, shift + 1)
+                 for dx in range(-shift, shift + 1)
+                 if torch.equal(out, padded[:, shift + dy:shift + dy + 12,
+                                            shift + dx:shift + dx + 14])]
+        assert len(found) == 1
+        shifts.add(found[0])
+    assert len(shifts) > 5  # the offsets vary
+    assert out.dtype == image.dtype
+
+
+def test_augment_cutmix_pastes_one_box_of_the_partner():
+    image = torch.zeros(3, 16, 20, dtype=torch.uint8)
+    partner = torch.full((3, 16, 20), 200, dtype=torch.uint8)
+    augment = SyntheticAugment(flip=False, cutmix_prob=1.0)
+    generator = torch.Generator().manual_seed(2)
+    for _ in range(20):
+        out = augment(image, partner, generator=generator)
+        pasted = (out == 200).all(0)
+        assert ((out == 0) | (out == 200)).all()
+        rows = pasted.any(1).nonzero().flatten()
+        cols = pasted.any(0).nonzero().flatten()
+        height = int(rows[-1] - rows[0] + 1)
+        width = int(cols[-1] - cols[0] + 1)
+        assert pasted.sum() == height * width  # one rectangle
+        assert 16 // 4 <= height <= 16 // 2 and 20 // 4 <= width <= 20 // 2
+    assert torch.equal(augment(image, None, generator), image)
+    never = SyntheticAugment(flip=False, cutmix_prob=0.0)
+    assert torch.equal(never(image, partner, generator), image)
+
+
+def test_augmented_items_vary_and_leave_the_stored_images(task):
+    dataset = SyntheticInversionDataset(
+        task['target'], num_images=4, image_size=(12, 20), seed=2,
+        augment=dict(flip=True, max_shift=3, cutmix_prob=0.5))
+    plain = SyntheticInversionDataset(task['target'], num_images=4,
+                                      image_size=(12, 20), seed=2)
+    torch.manual_seed(0)
+    draws = [dataset[1]['inputs'] for _ in range(8)]
+    assert all(d.dtype == torch.uint8 and d.shape == (3, 12, 20)
+               for d in draws)
+    assert len({tuple(d.flatten().tolist()) for d in draws}) > 4
+    assert torch.equal(dataset.image(1), plain[1]['inputs'])
+    assert dataset.metainfo['augment'] == dict(flip=True, max_shift=3,
+                                               cutmix_prob=0.5)
+    torch.manual_seed(0)
+    again = [dataset[1]['inputs'] for _ in range(8)]
+    assert all(torch.equal(a, b) for a, b in zip(draws, again))
 
 
 # --------------------------------------------------------------- noise
@@ -392,6 +474,10 @@ def test_never_opens_the_task_data(task):
     (dict(source='noise', synthesis=dict(steps=3)), 'synthesis'),
     (dict(synthesis=dict(seed=1)), 'synthesis'),
     (dict(source='noise', cache_file='images.pth'), 'cache_file'),
+    (dict(augment=dict(rotate=True)), 'augment'),
+    (dict(augment=dict(max_shift=-1)), r'augment\.max_shift'),
+    (dict(augment=dict(cutmix_prob=1.5)), r'augment\.cutmix_prob'),
+    (dict(augment=dict(flip='yes')), r'augment\.flip'),
 ])
 def test_invalid_arguments_name_the_field(task, kwargs, field):
     args = dict(target=task['target'], source='bn', num_images=2,
