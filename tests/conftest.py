@@ -1,9 +1,10 @@
 """Fixtures and the skip policy shared by the whole test suite.
 
-Data: the tiny Shapes data sets are generated once per test run (a fraction
-of a second each) and shared read-only; a test that writes into a data root
-takes ``shapes_tiny_copy`` (or copies the tree with ``shutil.copytree``). A
-test that writes into a shared tree gets an error naming the files.
+Data: the tiny Shapes and Shapes-MVS data sets are generated once per test
+run (a fraction of a second each) and shared read-only; a test that writes
+into a data root takes ``shapes_tiny_copy`` (or copies the tree with
+``shutil.copytree``). A test that writes into a shared tree gets an error
+naming the files.
 
 Toy components: ``toy_cfg`` is the runner config of :mod:`mmext.testing.toy`
 (a two-layer MLP on 2-d points, trained in a second).
@@ -64,12 +65,20 @@ def _tree_state(root: str) -> Dict[str, Tuple[int, int]]:
 _SHARED_TREES: Dict[str, Tuple[str, Dict[str, Tuple[int, int]]]] = {}
 
 
-def _shared_shapes(tmp_path_factory, name: str, long_tail: bool) -> str:
-    from mmext.datasets.shapes import generate_shapes
+def _shared_tree(tmp_path_factory, name: str, generate) -> str:
+    """A tree ``generate(root)`` writes once, registered as read-only."""
     root = str(tmp_path_factory.mktemp(name))
-    generate_shapes('tiny', root, seed=0, long_tail=long_tail)
+    generate(root)
     _SHARED_TREES[name] = (root, _tree_state(root))
     return root
+
+
+def _shared_shapes(tmp_path_factory, name: str, long_tail: bool) -> str:
+    from mmext.datasets.shapes import generate_shapes
+    return _shared_tree(
+        tmp_path_factory, name,
+        lambda root: generate_shapes('tiny', root, seed=0,
+                                     long_tail=long_tail))
 
 
 def pytest_runtest_teardown(item):
@@ -102,6 +111,16 @@ def shapes_tiny(tmp_path_factory) -> str:
 def shapes_tiny_long_tail(tmp_path_factory) -> str:
     """Root of the long-tailed ``tiny`` Shapes preset, seed 0 (read-only)."""
     return _shared_shapes(tmp_path_factory, 'shapes_tiny_long_tail', True)
+
+
+@pytest.fixture(scope='session')
+def shapes_mvs_tiny(tmp_path_factory) -> str:
+    """Root of the ``tiny`` Shapes-MVS preset, seed 0 (read-only): the DTU
+    roots ``train/`` and ``test/`` and ``meta.json``."""
+    from mmext.datasets.shapes_mvs import generate_shapes_mvs
+    return _shared_tree(
+        tmp_path_factory, 'shapes_mvs_tiny',
+        lambda root: generate_shapes_mvs('tiny', root, seed=0))
 
 
 @pytest.fixture

@@ -14,12 +14,15 @@ Example::
 """
 import copy
 import os.path as osp
-from typing import Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 from mmengine.config import Config
 from torch import nn
 
-__all__ = ['init_model', 'load_config', 'model_config', 'sample_test_batch']
+__all__ = [
+    'build_test_dataset', 'init_model', 'init_model_and_test_dataset',
+    'load_config', 'model_config', 'sample_test_batch'
+]
 
 
 def load_config(config: Union[str, Config],
@@ -167,6 +170,60 @@ def _skip_pretrained(model_cfg) -> None:
         model_cfg['pretrained'] = None
 
 
+def build_test_dataset(config: Union[str, Config],
+                       cfg_options: Optional[dict] = None) -> Any:
+    """Build the config's ``test_dataloader.dataset`` in its default scope.
+
+    Args:
+        config (str | Config): Config file, ``'pkg::path.py'`` or Config
+            (not changed).
+        cfg_options (dict, optional): Overrides merged into the config.
+
+    Returns:
+        The data set (``'mmext'`` is the scope when the config sets none).
+    """
+    from mmengine.registry import DATASETS, DefaultScope
+
+    cfg = load_config(config, cfg_options)
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmext')):
+        return DATASETS.build(cfg.test_dataloader.dataset)
+
+
+def init_model_and_test_dataset(config: Union[str, Config],
+                                checkpoint: Optional[str] = None,
+                                device: Optional[str] = None,
+                                cfg_options: Optional[dict] = None
+                                ) -> Tuple[nn.Module, Any]:
+    """A trained model and the test set of its config, for tools that run
+    the model on the config's test data (``tools/mvs/``).
+
+    Args:
+        config (str | Config): Config file, ``'pkg::path.py'`` or Config
+            (not changed).
+        checkpoint (str, optional): The weights (:func:`init_model`).
+        device (str, optional): Where the model goes; None: ``'cuda'`` if
+            available, else ``'cpu'``.
+        cfg_options (dict, optional): Overrides merged into the config
+            (``--cfg-options``), for the model and the data set alike.
+
+    Returns:
+        tuple: The model (:func:`init_model`, in eval mode) and the data set
+        (:func:`build_test_dataset`).
+
+    Raises:
+        FileNotFoundError: If ``config`` or ``checkpoint`` is a missing
+            local file.
+    """
+    import torch
+
+    cfg = load_config(config, cfg_options)
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model = init_model(cfg, checkpoint, device=device)
+    return model, build_test_dataset(cfg)
+
+
 def sample_test_batch(config: Union[str, Config], num_images: int,
                       seed: int = 0) -> dict:
     """``num_images`` items of the config's test set, drawn without
@@ -187,12 +244,8 @@ def sample_test_batch(config: Union[str, Config], num_images: int,
     """
     import torch
     from mmengine.dataset import pseudo_collate
-    from mmengine.registry import DATASETS, DefaultScope
 
-    cfg = load_config(config)
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmext')):
-        dataset = DATASETS.build(copy.deepcopy(cfg.test_dataloader.dataset))
+    dataset = build_test_dataset(config)
     if num_images > len(dataset):
         raise ValueError(f'num_images={num_images}: the test set has '
                          f'{len(dataset)} items')

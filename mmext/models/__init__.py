@@ -8,6 +8,7 @@ import importlib.util
 
 from .cls import *  # noqa: F401,F403
 from .inversion import *  # noqa: F401,F403
+from .mvs import *  # noqa: F401,F403
 
 if importlib.util.find_spec('torch_pruning') is not None:
     # mmext.PrunedModel, the slim model of a pruned checkpoint

@@ -14,3 +14,16 @@ def load_tool(relpath: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def markdown_table_rows(text: str, header_end: str) -> list:
+    """The body rows of the Markdown table whose header line ends with
+    ``header_end``, each a list of stripped cells (the separator line is
+    skipped; the table ends at the first line not starting with ``|``)."""
+    lines = text.split(header_end)[1].strip().splitlines()[1:]
+    rows = []
+    for line in lines:
+        if not line.startswith('|'):
+            break
+        rows.append([c.strip() for c in line.strip('|').split('|')])
+    return rows

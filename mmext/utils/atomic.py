@@ -5,8 +5,6 @@ import os.path as osp
 import tempfile
 from typing import Any, Callable
 
-import torch
-
 
 def atomic_write(path: str, write: Callable[[str], None],
                  suffix: str = '') -> None:
@@ -40,6 +38,8 @@ def atomic_write(path: str, write: Callable[[str], None],
 
 def atomic_torch_save(obj: Any, path: str) -> None:
     """``torch.save(obj, path)`` atomically (see :func:`atomic_write`)."""
+    import torch  # here: numpy-only users of this module skip torch
+
     atomic_write(path, lambda tmp: torch.save(obj, tmp), suffix='.pth')
 
 

@@ -4,7 +4,7 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Callable, Optional, Sequence, Tuple, Type
+from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
 from mmengine.config import Config, DictAction
 
@@ -21,6 +21,48 @@ def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
         'It also allows nested list/tuple values, e.g. key="[(a,b),(c,d)]" '
         'Note that the quotation marks are necessary and that no white space '
         'is allowed.')
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``config``, ``checkpoint``, ``--device`` and ``--cfg-options``,
+    the arguments of a tool that runs a trained model on its config's test
+    set (:func:`run_on_test_set`)."""
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--device', default=None,
+                        help='cuda if available, else cpu')
+    add_cfg_options_argument(parser)
+
+
+def run_on_test_set(
+    run: Callable[[Any, Any, argparse.Namespace], Any],
+    args: argparse.Namespace,
+    errors: Tuple[Type[Exception], ...] = (FileNotFoundError, ValueError,
+                                           KeyError)
+) -> int:
+    """The main of a tool that runs a trained model on its config's test
+    set: ``run(model, dataset, args)`` with the model and data set of the
+    arguments of :func:`add_model_arguments`
+    (:func:`mmext.apis.inference.init_model_and_test_dataset`).
+
+    Args:
+        run (Callable): The tool's work.
+        args (argparse.Namespace): The parsed command line.
+        errors (tuple[type]): User errors, of the build or of ``run``:
+            printed as ``error: ...`` on stderr.
+
+    Returns:
+        int: The exit status: 0, or 1 after a user error.
+    """
+    from mmext.apis.inference import init_model_and_test_dataset
+    try:
+        model, dataset = init_model_and_test_dataset(
+            args.config, args.checkpoint, args.device, args.cfg_options)
+        run(model, dataset, args)
+    except errors as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    return 0
 
 
 def add_launcher_arguments(parser: argparse.ArgumentParser) -> None:

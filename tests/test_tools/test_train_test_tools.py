@@ -144,6 +144,30 @@ def test_print_metrics_reads_lines(tmp_path, capsys):
     assert 'data_time' not in out
 
 
+def test_print_metrics_reads_the_test_tools_result(tmp_path, capsys):
+    # tools/test.py writes its metrics as one JSON line in
+    # WORK_DIR/TIMESTAMP/TIMESTAMP.json (no vis_data scalars)
+    run_dir = tmp_path / '20240101_000000'
+    run_dir.mkdir()
+    (run_dir / '20240101_000000.json').write_text(
+        '{"mvs/mae": 5.9, "mvs/within_1.0pct_range": 0.836, '
+        '"data_time": 0.1, "time": 1.0}')
+    (run_dir / 'config.json').write_text('{"not": "metrics"}')
+    tool = _load_tool('misc/print_metrics.py')
+    assert tool.main([str(tmp_path), '--json']) == 0
+    out = capsys.readouterr().out
+    assert '"mvs/within_1.0pct_range": 0.836' in out
+    assert 'data_time' not in out and '"not"' not in out
+    # a training run's validation in the same folder comes first
+    scalars = tmp_path / '20230101_000000' / 'vis_data'
+    scalars.mkdir(parents=True)
+    (scalars / 'scalars.json').write_text(
+        '{"mvs/mae": 9.0, "data_time": 0.1, "time": 0.2, "step": 40}\n')
+    assert tool.main([str(tmp_path), '--json']) == 0
+    out = capsys.readouterr().out
+    assert '"mvs/mae": 9.0' in out and '"step": 40' in out
+
+
 def test_print_config(trained, capsys):
     tool = _load_tool('misc/print_config.py')
     assert tool.main([trained['config'], '--cfg-options',

@@ -13,7 +13,6 @@ complete. ``OUT`` may be new, empty, or a previous Shapes output (replaced;
 with ``--reuse`` an output of the same arguments is kept as it is).
 Bad arguments exit with status 2 and a message naming the argument.
 """
-import argparse
 import importlib.util
 import os.path as osp
 import sys
@@ -22,113 +21,42 @@ from types import ModuleType
 from typing import List, Optional
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, REPO_ROOT)
 
 
-def load_shapes() -> ModuleType:
-    """Import ``mmext.datasets.shapes`` without running ``mmext/__init__``.
-
-    The generator needs only numpy and cv2, while ``import mmext`` loads
-    mmengine and torch (about 3 s on a 2-core machine, which alone would
-    exceed the tiny preset's budget). The subpackage is therefore loaded
-    from its files under its real name; if ``mmext`` is already imported,
-    or cannot be located, the normal import is used.
-    """
-    name = 'mmext.datasets.shapes'
-    if 'mmext' in sys.modules or name in sys.modules:
-        return importlib.import_module(name)
-    spec = importlib.util.find_spec('mmext')
-    if spec is None:
-        sys.path.insert(0, REPO_ROOT)
-        spec = importlib.util.find_spec('mmext')
-    if spec is None or not spec.submodule_search_locations:
-        return importlib.import_module(name)
-    pkg_dir = osp.join(list(spec.submodule_search_locations)[0], 'datasets',
-                       'shapes')
-    sub_spec = importlib.util.spec_from_file_location(
-        name, osp.join(pkg_dir, '__init__.py'),
-        submodule_search_locations=[pkg_dir])
-    module = importlib.util.module_from_spec(sub_spec)
-    sys.modules[name] = module
-    try:
-        sub_spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type for ``--seed``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'must be a non-negative integer, got {text!r}; e.g. --seed 0')
-    if value < 0:
-        raise argparse.ArgumentTypeError(
-            f'must be a non-negative integer, got {value}; pass 0 or more')
-    return value
-
-
-def build_parser(preset_names: List[str]) -> argparse.ArgumentParser:
-    """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        description='Generate the Shapes data suite (COCO instances and '
-        'panoptic, mmseg semantic maps, ImageNet-style crops, LVIS v1 with '
-        '--long-tail).')
-    parser.add_argument('--preset', required=True, choices=preset_names,
-                        help='size preset')
-    parser.add_argument('--out', required=True,
-                        help='output directory: new, empty, or a previous '
-                        'Shapes output (replaced)')
-    parser.add_argument('--seed', type=non_negative_int, default=0,
-                        help='random seed (same seed, same bytes)')
-    parser.add_argument('--long-tail', action='store_true',
-                        help='Zipf class frequencies on train and LVIS v1 '
-                        'annotation files')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='no progress bar (shown for presets other '
-                        'than tiny)')
-    parser.add_argument('--reuse', action='store_true',
-                        help='do nothing if OUT already holds the output of '
-                        'the same preset, seed, --long-tail and generator '
-                        'version (default: regenerate and replace it)')
-    return parser
-
-
-def is_current(shapes: ModuleType, args: argparse.Namespace) -> bool:
-    """Whether ``args.out`` already holds exactly what ``args`` asks for."""
-    meta = shapes.read_meta(args.out)
-    return meta is not None and (
-        meta.get('version'), meta.get('preset'), meta.get('seed'),
-        meta.get('long_tail')) == (shapes.GENERATOR_VERSION, args.preset,
-                                   args.seed, args.long_tail)
-
-
-def parse_args(shapes: ModuleType,
-               argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parse and check arguments; errors exit with status 2."""
-    parser = build_parser(sorted(shapes.PRESETS))
-    args = parser.parse_args(argv)
-    try:
-        shapes.check_out_dir(osp.abspath(args.out))
-    except ValueError as err:
-        parser.error(f'argument --out: {str(err)[len("out: "):]}')
-    return args
+def load_cli() -> ModuleType:
+    """:mod:`mmext.datasets.shapes.cli` (the command line shared with
+    ``make_shapes_mvs.py``), run from its file: it needs only the standard
+    library, while importing it would first run ``mmext/__init__``, which
+    loads mmengine and torch."""
+    path = osp.join(osp.dirname(importlib.util.find_spec('mmext').origin),
+                    'datasets', 'shapes', 'cli.py')
+    spec = importlib.util.spec_from_file_location('mmext_shapes_cli', path)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point."""
-    shapes = load_shapes()
-    args = parse_args(shapes, argv)
-    if args.reuse and is_current(shapes, args):
-        print(f'{args.out} already holds Shapes {args.preset} (seed '
-              f'{args.seed}); --reuse: nothing to do')
+    cli = load_cli()
+    shapes = cli.import_generator('mmext.datasets.shapes')
+    parser = cli.generator_parser(
+        'Generate the Shapes data suite (COCO instances and panoptic, mmseg '
+        'semantic maps, ImageNet-style crops, LVIS v1 with --long-tail).',
+        sorted(shapes.PRESETS), 'Shapes', 'preset, seed, --long-tail')
+    parser.add_argument('--long-tail', action='store_true',
+                        help='Zipf class frequencies on train and LVIS v1 '
+                        'annotation files')
+    args = cli.parse_args(parser, shapes, argv)
+    if cli.reuse_output(shapes, args, ('preset', 'seed', 'long_tail'),
+                        'Shapes'):
         return 0
     start = time.perf_counter()
     summary = shapes.generate_shapes(
         args.preset, args.out, seed=args.seed, long_tail=args.long_tail,
-        progress=not args.no_progress and args.preset != 'tiny')
+        progress=cli.show_progress(args))
     counts = summary['counts']
     print(f"Shapes {args.preset} (seed {args.seed}"
           f"{', long-tail' if args.long_tail else ''}) -> "

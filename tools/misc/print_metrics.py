@@ -39,13 +39,20 @@ def find_log_files(work_dir: str) -> List[str]:
 
     Returns:
         list[str]: ``*/vis_data/scalars.json`` and ``*.log.json`` files
-        (also one folder level down), sorted by modification time.
+        (also one folder level down), newest first, then the metrics files
+        that ``tools/test.py`` writes (``TIMESTAMP/TIMESTAMP.json``), newest
+        first: a training run's own validation wins over a test run kept
+        in the same folder.
     """
-    patterns = ('*/vis_data/scalars.json', '*.log.json', '*/*.log.json')
-    files = set()
-    for pattern in patterns:
-        files.update(glob.glob(osp.join(work_dir, pattern)))
-    return sorted(files, key=osp.getmtime, reverse=True)
+    def newest_first(patterns):
+        files = set()
+        for pattern in patterns:
+            files.update(glob.glob(osp.join(work_dir, pattern)))
+        return sorted(files, key=osp.getmtime, reverse=True)
+
+    return (newest_first(('*/vis_data/scalars.json', '*.log.json',
+                          '*/*.log.json')) +
+            newest_first(('[0-9]*_[0-9]*/[0-9]*_[0-9]*.json', )))
 
 
 def _is_val_line(entry: Dict) -> bool:

@@ -4,13 +4,10 @@
 and renames it to ``OUT`` only when everything is written, so an
 interrupted run never leaves a partial dataset under ``OUT``. An existing
 ``OUT`` is replaced only if it is empty or a previous Shapes output (its
-``meta.json`` names this generator).
+``meta.json`` names this generator); :mod:`.output` does both, for
+Shapes-MVS too.
 """
-import json
-import os
 import os.path as osp
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -18,6 +15,7 @@ import numpy as np
 
 from mmext.structures.panoptic import id2rgb
 
+from . import output
 from .classes import (STUFF_CLASSES, THING_CLASSES, class_tables,
                       stuff_category_id)
 from .coco import coco_json, image_entry, instance_annotations
@@ -33,7 +31,6 @@ from .seeding import stream_rng
 from .semantic import semantic_map
 
 SPLITS = ('train', 'val')
-META_FILE = 'meta.json'
 
 # Relative path templates of every file kind ({split}, {id} = image id).
 LAYOUT = dict(
@@ -207,21 +204,14 @@ def _generate_into(out: str, preset: ShapesPreset, seed: int,
                  for split, count in (('train', preset.crops_train),
                                       ('val', preset.crops_val))}
     meta = _meta(preset, seed, long_tail, records, crops)
-    dump_json(osp.join(out, META_FILE), meta, indent=1)
+    dump_json(osp.join(out, output.META_FILE), meta, indent=1)
     return meta
 
 
 def read_meta(out_dir: str) -> Optional[Dict]:
     """``meta.json`` of a Shapes output, or ``None`` if ``out_dir`` is not
     one (no file, unreadable, or written by another generator)."""
-    try:
-        with open(osp.join(out_dir, META_FILE), encoding='utf-8') as f:
-            meta = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(meta, dict) or meta.get('generator') != GENERATOR_NAME:
-        return None
-    return meta
+    return output.read_meta(out_dir, GENERATOR_NAME)
 
 
 def check_out_dir(out_dir: str) -> None:
@@ -232,40 +222,7 @@ def check_out_dir(out_dir: str) -> None:
             directory that is not a previous Shapes output. The message
             starts with ``out:`` and says how to fix it.
     """
-    if osp.exists(out_dir) and not osp.isdir(out_dir):
-        raise ValueError(
-            f'out: {out_dir!r} is an existing file; pass a directory path '
-            '(new, empty, or a previous Shapes output)')
-    if osp.isdir(out_dir) and os.listdir(out_dir) and \
-            read_meta(out_dir) is None:
-        raise ValueError(
-            f'out: {out_dir!r} is a non-empty directory that is not a Shapes '
-            f'output (no {META_FILE} from {GENERATOR_NAME}); pass a new or '
-            'empty directory, or remove this one first')
-
-
-def _make_temp_dir(out_dir: str, tag: str) -> str:
-    """A fresh sibling ``<out>.<tag>-XXXX`` with the usual permissions."""
-    parent = osp.dirname(out_dir) or '.'
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f'{osp.basename(out_dir)}.{tag}-',
-                           dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)
-    return tmp
-
-
-def _swap_in(tmp: str, out_dir: str) -> None:
-    """Move the finished ``tmp`` to ``out_dir``, replacing what is there."""
-    if not osp.exists(out_dir):
-        os.rename(tmp, out_dir)
-        return
-    old = _make_temp_dir(out_dir, 'old')
-    os.rmdir(old)
-    os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    output.check_out_dir(out_dir, GENERATOR_NAME, 'Shapes')
 
 
 def generate_shapes(preset: str, out_dir: str, seed: int = 0,
@@ -289,16 +246,7 @@ def generate_shapes(preset: str, out_dir: str, seed: int = 0,
             the message names the argument.
     """
     spec = get_preset(preset)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) \
-            or seed < 0:
-        raise ValueError(f'seed: must be a non-negative integer, got {seed!r}')
-    out_dir = osp.abspath(out_dir)
-    check_out_dir(out_dir)
-    tmp = _make_temp_dir(out_dir, 'tmp')
-    try:
-        meta = _generate_into(tmp, spec, int(seed), bool(long_tail), progress)
-        _swap_in(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dict(meta, out_dir=out_dir)
+    seed = output.check_seed(seed)
+    return output.write_output(
+        out_dir, GENERATOR_NAME, 'Shapes', lambda tmp: _generate_into(
+            tmp, spec, seed, bool(long_tail), progress))

@@ -1,10 +1,13 @@
 """Size presets of the Shapes suite: one frozen dataclass per preset.
 
 Add a preset by adding an entry to :data:`PRESETS`; the CLI's ``--preset``
-choices follow this table.
+choices follow this table. :func:`preset_dict` and :func:`lookup_preset`
+serve the presets of Shapes-MVS too.
 """
 from dataclasses import asdict, dataclass
-from typing import Dict, Tuple
+from typing import Any, Dict, Mapping, Tuple, TypeVar
+
+Preset = TypeVar('Preset')
 
 # Written to meta.json; a directory whose meta.json names this generator is
 # a previous Shapes output that the CLI may replace. Bump the version when
@@ -70,8 +73,7 @@ class ShapesPreset:
 
     def to_dict(self) -> Dict:
         """JSON-friendly copy (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in asdict(self).items()}
+        return preset_dict(self)
 
 
 PRESETS: Dict[str, ShapesPreset] = {
@@ -99,6 +101,31 @@ PRESETS: Dict[str, ShapesPreset] = {
 }
 
 
+def preset_dict(preset: Any) -> Dict:
+    """JSON-friendly copy of a preset dataclass (tuples, also nested ones,
+    become lists)."""
+
+    def plain(value):
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return {k: plain(v) for k, v in asdict(preset).items()}
+
+
+def lookup_preset(presets: Mapping[str, Preset], name: str) -> Preset:
+    """Look a preset up by name in a table of presets.
+
+    Raises:
+        ValueError: ``name`` is not in ``presets`` (the message lists the
+            valid names).
+    """
+    if name not in presets:
+        raise ValueError(f'preset: unknown preset {name!r}; choose one of '
+                         f'{sorted(presets)}')
+    return presets[name]
+
+
 def get_preset(name: str) -> ShapesPreset:
     """Look a preset up by name.
 
@@ -106,7 +133,4 @@ def get_preset(name: str) -> ShapesPreset:
         ValueError: ``name`` is not in :data:`PRESETS` (the message lists
             the valid names).
     """
-    if name not in PRESETS:
-        raise ValueError(f'preset: unknown preset {name!r}; choose one of '
-                         f'{sorted(PRESETS)}')
-    return PRESETS[name]
+    return lookup_preset(PRESETS, name)

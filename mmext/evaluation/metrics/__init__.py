@@ -1,6 +1,7 @@
 """mmext metrics."""
 from .accuracy import Accuracy
 from .coco_panoptic_metric import CocoPanopticMetric
+from .mvs_depth import MVSDepthMetric, depth_error_stats
 from .reconstruction import (IdentifiabilityPrecision,
                              ImageReconstructionMetric, LabelRecoveryAccuracy,
                              multiset_label_hits)
@@ -11,7 +12,7 @@ except ImportError:  # pragma: no cover
     pass
 
 __all__ = [
-    'Accuracy', 'CocoPanopticMetric',
+    'Accuracy', 'CocoPanopticMetric', 'MVSDepthMetric', 'depth_error_stats',
     'IdentifiabilityPrecision', 'ImageReconstructionMetric',
     'LabelRecoveryAccuracy', 'multiset_label_hits'
 ]
