@@ -34,25 +34,38 @@ def _positive_int(value, name: str, fix: str) -> int:
     return int(value)
 
 
-def downsample_depth(depth: np.ndarray, level: int) -> np.ndarray:
+def downsample_depth(depth: np.ndarray, level: int,
+                     drop_blended: bool = False) -> np.ndarray:
     """The ground truth of pyramid level ``level`` as the reference makes
     it: PIL bicubic resizing of the float32 ('F') full-resolution map.
 
     Args:
         depth: ``[H, W]`` float32, 0 where invalid.
         level: Downsampling by ``2 ** level``.
+        drop_blended: Set a coarse pixel to 0 (invalid) wherever the
+            bicubic filter reaches an invalid fine pixel. The reference does
+            not: its pixels next to invalid ones blend towards 0 and only
+            the loss's ``depth > depth_min`` drops the worst. That suits
+            ground truth with holes at object borders only; pseudo depth
+            has holes everywhere a label was not confident, and the blended
+            values there are wrong by centimetres (an mmext option).
 
     Returns:
-        ``[H // 2**level, W // 2**level]`` float32. Like the reference, the
-        result is not re-masked: pixels next to invalid ones blend towards
-        0 (the reference's loss keeps ``depth > depth_min`` only).
+        ``[H // 2**level, W // 2**level]`` float32.
     """
     if level == 0:
         return depth
     height, width = depth.shape
     size = (width >> level, height >> level)  # PIL takes (W, H)
     image = Image.fromarray(np.ascontiguousarray(depth, np.float32))  # 'F'
-    return np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32)
+    coarse = np.asarray(image.resize(size, Image.BICUBIC), dtype=np.float32)
+    if not drop_blended:
+        return coarse
+    # The filter of an invalid-pixel indicator is non-zero exactly where
+    # the filter reaches one.
+    invalid = Image.fromarray((depth <= 0).astype(np.float32))
+    reach = np.asarray(invalid.resize(size, Image.BICUBIC))
+    return np.where(np.abs(reach) > 1e-6, 0, coarse).astype(np.float32)
 
 
 @DATASETS.register_module()
@@ -109,6 +122,13 @@ class DTUMVSDataset(torch.utils.data.Dataset):
             absolute).
         max_views (int, optional): Use only the first ``max_views``
             reference views of ``pair.txt`` (sources are unrestricted).
+        depth_root (str, optional): Read ``Depths/`` from this directory
+            instead of ``data_root`` (same file names), e.g. a round of
+            pseudo depth from ``tools/mvs/make_pseudo_depth.py``.
+        drop_blended_depth (bool): Coarse levels' depth is invalid wherever
+            the downsampling filter reaches an invalid pixel (see
+            :func:`downsample_depth`); False reproduces the reference, True
+            suits pseudo depth with scattered holes.
     """
 
     def __init__(self,
@@ -121,7 +141,9 @@ class DTUMVSDataset(torch.utils.data.Dataset):
                  crop: Optional[Tuple[int, int]] = None,
                  with_depth: Optional[bool] = None,
                  scan_list: Optional[str] = None,
-                 max_views: Optional[int] = None) -> None:
+                 max_views: Optional[int] = None,
+                 depth_root: Optional[str] = None,
+                 drop_blended_depth: bool = False) -> None:
         super().__init__()
         if not isinstance(data_root, str) or not osp.isdir(data_root):
             raise ValueError(f'DTUMVSDataset: data_root={data_root!r} is not '
@@ -133,6 +155,13 @@ class DTUMVSDataset(torch.utils.data.Dataset):
         self.data_root = data_root
         self.split = split
         self.layout = DTULayout(data_root)
+        if depth_root is not None and not osp.isdir(depth_root):
+            raise ValueError(f'DTUMVSDataset: depth_root={depth_root!r} is '
+                             'not a directory; point it at a folder holding '
+                             'Depths/ (or leave it None to read data_root)')
+        self.depth_root = depth_root
+        self.drop_blended_depth = bool(drop_blended_depth)
+        self.depth_layout = DTULayout(depth_root or data_root)
         self.nsrc = _positive_int(nsrc, 'nsrc', 'e.g. nsrc=2')
         self.num_levels = _positive_int(num_levels, 'num_levels',
                                         'e.g. num_levels=2')
@@ -261,7 +290,8 @@ class DTUMVSDataset(torch.utils.data.Dataset):
                                 f'{ref} names source view {src}, which has '
                                 f'no image {image!r}')
                 if self.with_depth:
-                    depth = self.layout.depth_file(scan, ref, self.split)
+                    depth = self.depth_layout.depth_file(
+                        scan, ref, self.split)
                     if not osp.isfile(depth):
                         raise ValueError(
                             f'DTUMVSDataset: depth map {depth!r} (scan '
@@ -312,6 +342,10 @@ class DTUMVSDataset(torch.utils.data.Dataset):
         """The reference views used (``pair.txt`` order, ``max_views``)."""
         return list(self._ref_views)
 
+    def scan_of(self, index: int) -> str:
+        """The scan of item ``index``, without reading it."""
+        return self._samples[index][0]
+
     def camera(self, scan: str, view: int) -> MVSCamera:
         """The camera of ``view`` (DTU: one per view, common to all scans).
 
@@ -342,7 +376,8 @@ class DTUMVSDataset(torch.utils.data.Dataset):
                     num_levels=self.num_levels,
                     num_depth_intervals=self.num_depth_intervals,
                     crop=self.crop,
-                    with_depth=self.with_depth)
+                    with_depth=self.with_depth,
+                    depth_root=self.depth_root)
 
     def __len__(self) -> int:
         return len(self._samples)
@@ -400,10 +435,11 @@ class DTUMVSDataset(torch.utils.data.Dataset):
             depth_max=float(cameras[0].depth_max(self.num_depth_intervals)))
         if self.with_depth:
             depth = self._read_depth(
-                self.layout.depth_file(scan, ref, self.split),
+                self.depth_layout.depth_file(scan, ref, self.split),
                 images[0].shape[:2])
             item['depths'] = [
-                torch.from_numpy(downsample_depth(depth, level).copy())
+                torch.from_numpy(downsample_depth(
+                    depth, level, self.drop_blended_depth).copy())
                 for level in range(self.num_levels)
             ]  # [H / 2**l, W / 2**l], finest first
         item['meta'] = dict(scan=scan,

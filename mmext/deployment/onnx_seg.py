@@ -24,7 +24,6 @@ Typical use::
     results = verify_onnx(wrapper, 'segformer.onnx',
                           verification_shapes(512, 512))
 """
-import importlib
 import json
 import math
 import warnings
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmext.utils.atomic import atomic_write
+from mmext.utils.optional import require_package
 
 DEFAULT_OPSET = 17
 #: Scaled dot-product attention (MiT) has an ONNX symbolic from opset 14.
@@ -47,16 +47,6 @@ OUTPUT_NAME = 'logits'
 #: Dynamic axes of both the input [B, 3, H, W] and the output
 #: [B, num_classes, H, W].
 DYNAMIC_AXES = {0: 'batch', 2: 'height', 3: 'width'}
-
-
-def _require(module: str, purpose: str):
-    """Import ``module`` or raise an ImportError that says how to get it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise ImportError(
-            f'{purpose} needs the `{module}` package, which is not '
-            f'installed: pip install {module}') from err
 
 
 def build_segmentor(cfg, checkpoint: Optional[str] = None) -> nn.Module:
@@ -235,7 +225,7 @@ def export_onnx(module: nn.Module, out_file: str,
         RuntimeError: An operator has no ONNX symbolic at ``opset``, or the
             axes did not come out dynamic.
     """
-    onnx = _require('onnx', 'ONNX export')
+    onnx = require_package('onnx', 'ONNX export')
     height, width = (int(v) for v in shape)
     if height < 1 or width < 1 or batch_size < 1:
         raise ValueError(f'shape: needs positive H and W (and batch), got '
@@ -312,7 +302,7 @@ def ort_session(onnx_file: str):
     ORT's worker threads spin after each run by default, which takes the
     cores from PyTorch running next to it (and from other jobs).
     """
-    ort = _require('onnxruntime', 'ONNX verification (--verify)')
+    ort = require_package('onnxruntime', 'ONNX verification (--verify)')
     options = ort.SessionOptions()
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     options.add_session_config_entry('session.inter_op.allow_spinning', '0')
@@ -364,7 +354,7 @@ def verify_onnx(module: nn.Module, onnx_file: str,
         RuntimeError: ONNX Runtime rejects an input size (e.g. the graph
             was exported without dynamic axes).
     """
-    _require('onnxruntime', 'ONNX verification (--verify)')
+    require_package('onnxruntime', 'ONNX verification (--verify)')
     if module.training:
         raise ValueError('module: call .eval() before verifying (BN '
                          'statistics and dropout differ in training mode)')

@@ -295,8 +295,8 @@ def fuse_scan(views: Dict[int, ViewPrediction],
               max_reprojection_error: float = 1.0,
               max_relative_depth_error: float = 0.01,
               max_sources: int = 10,
-              interpolation: str = 'bilinear'
-              ) -> Tuple[np.ndarray, np.ndarray]:
+              interpolation: str = 'bilinear',
+              return_views: bool = False) -> Tuple[np.ndarray, ...]:
     """Fuse the depth maps of one scan into a coloured point cloud.
 
     Every view of ``views`` is a reference in turn (:func:`fuse_view`); its
@@ -317,11 +317,13 @@ def fuse_scan(views: Dict[int, ViewPrediction],
         max_relative_depth_error (float): Defaults to 0.01.
         max_sources (int): Sources per reference view. Defaults to 10.
         interpolation (str): Sampling of the source depths.
+        return_views (bool): Also return the reference view of every point.
 
     Returns:
-        tuple[np.ndarray, np.ndarray]: ``points`` float32 [P, 3] in world
+        tuple[np.ndarray, ...]: ``points`` float32 [P, 3] in world
         coordinates and ``colors`` uint8 [P, 3] RGB, reference views in
-        ascending id order, pixels in row-major order.
+        ascending id order, pixels in row-major order; with
+        ``return_views`` also ``views`` int64 [P].
 
     Raises:
         KeyError: If a view has no entry in ``pairs``.
@@ -331,7 +333,7 @@ def fuse_scan(views: Dict[int, ViewPrediction],
         raise ValueError('views: no view predictions to fuse')
     if max_sources < 0:
         raise ValueError(f'max_sources: must be >= 0, got {max_sources}')
-    points, colors, short = [], [], []
+    points, colors, view_ids, short = [], [], [], []
     for ref_id in sorted(views):
         if ref_id not in pairs:
             raise KeyError(f'pairs: no source list for view {ref_id}; pass '
@@ -353,9 +355,13 @@ def fuse_scan(views: Dict[int, ViewPrediction],
             unproject_pixels(grid[keep], depth[keep], ref.intrinsic,
                              ref.extrinsic).astype(np.float32))
         colors.append(ref.image[keep].astype(np.uint8))
+        view_ids.append(np.full(int(keep.sum()), ref_id, np.int64))
     if short:
         warnings.warn(
             f'fuse_scan: views {short} have fewer than num_consistent='
             f'{num_consistent} source views with a prediction, so they '
             'contribute no points')
-    return np.concatenate(points), np.concatenate(colors)
+    fused = (np.concatenate(points), np.concatenate(colors))
+    if return_views:
+        return fused + (np.concatenate(view_ids), )
+    return fused

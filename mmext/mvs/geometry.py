@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = [
     'backproject_depth', 'camera_centre', 'look_at', 'pixel_grid',
-    'project_points', 'unproject_pixels'
+    'pixel_rays', 'project_points', 'unproject_pixels'
 ]
 
 
@@ -176,3 +176,20 @@ def project_points(points_world: np.ndarray, K: np.ndarray,
         uv = pixels[..., :2] / pixels[..., 2:3]
     uv[z <= 0] = np.nan
     return uv, z
+
+
+def pixel_rays(intrinsic: np.ndarray, extrinsic: np.ndarray,
+               uv: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """World rays through pixel coordinates ``uv`` ``[N, 2]``.
+
+    Returns:
+        ``(origin [3], directions [N, 3])``; a direction is scaled so that
+        its camera-frame ``z`` is 1, hence a hit at ``origin + s * d`` has
+        depth ``s``.
+    """
+    inverse = np.linalg.inv(intrinsic)
+    # R^T K^-1 [u, v, 1]^T for every row: camera z is 1 before rotation.
+    to_world = extrinsic[:3, :3].T @ inverse
+    directions = (uv[:, :1] * to_world[:, 0] + uv[:, 1:] * to_world[:, 1] +
+                  to_world[:, 2])
+    return camera_centre(extrinsic), directions

@@ -24,7 +24,7 @@ from .ply import write_point_cloud
 
 __all__ = [
     'check_outputs', 'fuse_and_save', 'fused_ply_name', 'iter_scan_views',
-    'predict_views', 'view_prediction'
+    'predict_views', 'view_prediction', 'select_indices', 'RecordingSubset'
 ]
 
 #: ``{out_dir}/{DEPTH_DIR}/{scan}/{view:08d}.pfm`` and ``CONFIDENCE_DIR``.
@@ -280,3 +280,58 @@ def fuse_and_save(scan: str,
     return dict(scan=scan, file=path, num_points=int(len(points)),
                 num_pixels=num_pixels,
                 kept_fraction=len(points) / max(num_pixels, 1))
+
+
+def select_indices(dataset, scan: Optional[str],
+                   views: Optional[Sequence[int]]
+                   ) -> Tuple[str, List[int], List[int]]:
+    """The dataset indices of ``views`` of ``scan``.
+
+    Items are ordered scans x reference views x lights
+    (:class:`mmext.DTUMVSDataset`); of several lights the test light 3 is
+    taken when present, else the first.
+
+    Returns:
+        tuple[str, list[int], list[int]]: The scan, the views (defaults
+        filled in) and one dataset index per view.
+
+    Raises:
+        ValueError: If the scan or a view is not in the dataset (the
+            message lists the choices).
+    """
+    scans, ref_views = dataset.scans, dataset.ref_views
+    lights = list(dataset.lights)
+    scan = scans[0] if scan is None else scan
+    if scan not in scans:
+        raise ValueError(f'--scan: {scan!r} is not in the dataset; choose '
+                         f'one of {scans}')
+    views = ref_views[:3] if views is None else list(views)
+    missing = [v for v in views if v not in ref_views]
+    if missing or not views:
+        raise ValueError(f'--views: {missing or views} are not reference '
+                         f'views of the dataset; choose from {ref_views}')
+    light = lights.index(3) if 3 in lights else 0
+    base = scans.index(scan) * len(ref_views)
+    return scan, views, [(base + ref_views.index(v)) * len(lights) + light
+                  for v in views]
+
+
+class RecordingSubset:
+    """Some items of a dataset, keeping each item's finest ground-truth
+    depth (None without) by ``(scan, view)`` as it passes."""
+
+    def __init__(self, dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = list(indices)
+        self.gt: Dict[Tuple[str, int], object] = {}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.dataset[self.indices[index]]
+        depths = item.get('depths')
+        meta = item['meta']
+        self.gt[(str(meta['scan']), int(meta['view']))] = (
+            depths[0].numpy() if depths else None)
+        return item

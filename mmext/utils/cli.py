@@ -154,3 +154,32 @@ def prepare_cfg(
         print(f'error: {exc}', file=sys.stderr)
         return None
     return cfg
+
+
+def run_config_tool(
+    args: argparse.Namespace,
+    work: Callable[[Config], Any],
+    errors: Tuple[Type[Exception], ...] = (FileExistsError, FileNotFoundError,
+                                           ImportError, ValueError)
+) -> int:
+    """The main of a tool that reads one config: ``work(cfg)`` with
+    ``args.config`` loaded, ``--cfg-options`` merged and ``args.launcher``
+    set, the process group closed at the end.
+
+    Returns:
+        int: 0, or 1 after a user error (``errors``, printed as ``error:
+        ...`` on stderr).
+    """
+    from mmext.utils.cpu_dist import close_distributed
+    try:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        cfg.launcher = args.launcher
+        work(cfg)
+    except errors as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    finally:
+        close_distributed()
+    return 0

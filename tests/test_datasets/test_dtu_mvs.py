@@ -176,6 +176,28 @@ def test_depth_levels_are_pil_bicubic(dtu_root):
     assert not np.allclose(item['depths'][1].numpy(), pooled)
 
 
+def test_drop_blended_depth_invalidates_pixels_next_to_holes():
+    """A constant plane with one hole: the reference's bicubic levels blend
+    the hole's neighbours towards 0; ``drop_blended`` makes exactly the
+    coarse pixels whose filter reaches the hole invalid and leaves the
+    others at the plane's depth."""
+    from mmext.datasets.dtu_mvs import downsample_depth
+    depth = np.full((32, 40), 700.0, np.float32)
+    depth[10:12, 20:22] = 0
+    blended = downsample_depth(depth, 1)
+    dropped = downsample_depth(depth, 1, drop_blended=True)
+    assert blended.min() < 500  # valid by the reference's depth > 425 rule
+    hole = (dropped == 0)
+    # PIL's bicubic support at a factor of 2 is 4 fine pixels each side:
+    # coarse pixels 3..7 (rows) and 8..12 (columns) reach the hole.
+    expected = np.zeros_like(hole)
+    expected[3:8, 8:13] = True
+    np.testing.assert_array_equal(hole, expected)
+    np.testing.assert_allclose(dropped[~hole], 700.0, rtol=1e-6)
+    # The reference's levels elsewhere are unchanged.
+    np.testing.assert_array_equal(dropped[~hole], blended[~hole])
+
+
 def test_test_split_crop_keeps_top_rows_and_intrinsics(dtu_root):
     with pytest.raises(ValueError, match=r'36x40.*num_levels=4.*crop'):
         DTUMVSDataset(dtu_root, split='test', num_levels=4)

@@ -18,19 +18,18 @@ import pytest
 from plyfile import PlyData
 from scipy.spatial import cKDTree
 
-from mmext.datasets import shapes_mvs
+from mmext.datasets import DTUMVSDataset, shapes_mvs
 from mmext.datasets.dtu_io import (DTULayout, check_pairs, read_cam_txt,
                                    read_pair_txt, read_pfm, read_scan_list,
                                    scan_number)
 from mmext.datasets.shapes.seeding import stream_rng
 from mmext.datasets.shapes_mvs import generate as mvs_generate
 from mmext.datasets.shapes_mvs.cameras import (camera_rig, intrinsic_matrix,
-                                               optical_axis, pixel_rays,
-                                               select_pairs)
+                                               optical_axis, select_pairs)
 from mmext.datasets.shapes_mvs.render import SceneRenderer
 from mmext.datasets.shapes_mvs.scene import random_scene
 from mmext.mvs.geometry import (backproject_depth, camera_centre,
-                                project_points)
+                                pixel_rays, project_points)
 from mmext.mvs.ply import read_point_cloud
 from mmext.testing.generators import (BAD_CLI_ARGUMENTS, check_argument_errors,
                                       check_cli_refuses, check_cli_reuse,
@@ -167,6 +166,8 @@ def test_layout_has_every_file_the_reader_needs(shapes_mvs_tiny):
                                  test=list(TINY.test_size))
     sizes = dict(train=TINY.train_size, test=TINY.test_size)
     for split, layout in roots.items():
+        if split not in sizes:  # train_hires: its own test below
+            continue
         scans = read_scan_list(layout.scan_list(split))
         assert scans == meta['scans'][split]
         pairs = read_pair_txt(layout.pair_file())
@@ -214,6 +215,36 @@ def test_layout_has_every_file_the_reader_needs(shapes_mvs_tiny):
         assert entry['objects']
 
 
+def test_train_hires_root_holds_the_train_scans_at_test_size(
+        shapes_mvs_tiny):
+    meta = load_meta(shapes_mvs_tiny)
+    roots = layouts(shapes_mvs_tiny)
+    hires, train, test = roots['train_hires'], roots['train'], roots['test']
+    # read as a test split, as the reference's pseudo-labelling root is
+    assert read_scan_list(hires.scan_list('test')) == meta['scans']['train']
+    assert read_pair_txt(hires.pair_file()) == read_pair_txt(
+        test.pair_file())
+    for view in range(meta['num_views']):
+        cam, test_cam = (read_cam_txt(r.cam_file(view))
+                         for r in (hires, test))
+        np.testing.assert_array_equal(cam.intrinsic, test_cam.intrinsic)
+        np.testing.assert_array_equal(cam.extrinsic, test_cam.extrinsic)
+    scan = meta['scans']['train'][0]
+    for view in range(meta['num_views']):
+        high = read_rgb(hires.test_image(scan, view)).astype(np.float64)
+        assert high.shape[:2] == TINY.test_size
+        low = read_rgb(train.train_image(scan, view, 3)).astype(np.float64)
+        # the same scene and light: 2x2 means of the high-resolution image
+        # match the training image up to sampling
+        blocks = high.reshape(low.shape[0], 2, low.shape[1], 2, 3).mean(
+            axis=(1, 3))
+        assert np.median(np.abs(blocks - low)) < 8
+    assert not osp.exists(osp.join(hires.root, 'Depths'))
+    dataset = DTUMVSDataset(hires.root, split='test', nsrc=2, num_levels=2)
+    assert dataset.scans == meta['scans']['train']
+    assert dataset[0]['imgs'].shape[-2:] == TINY.test_size
+
+
 def test_dtu_dataset_reads_both_roots(shapes_mvs_tiny):
     from mmext.datasets.dtu_mvs import DTUMVSDataset
     roots = layouts(shapes_mvs_tiny)
@@ -237,6 +268,8 @@ def test_dtu_dataset_reads_both_roots(shapes_mvs_tiny):
 # ---------------------------------------------------------------- geometry
 def test_depth_range_contains_every_valid_depth(shapes_mvs_tiny):
     for split, layout in layouts(shapes_mvs_tiny).items():
+        if split == 'train_hires':  # images only
+            continue
         for scan in read_scan_list(layout.scan_list(split)):
             for view in range(TINY.num_views):
                 cam = read_cam_txt(layout.cam_file(view))

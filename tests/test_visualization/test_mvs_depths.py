@@ -165,13 +165,13 @@ def test_visualize_tool_rows_are_the_chosen_views(tool_args,
                                                   visualize_tool, tmp_path,
                                                   one_torch_thread):
     from mmext.apis.inference import init_model_and_test_dataset
+    from mmext.mvs.predict import select_indices
     args = visualize_tool.parse_args(
         [*tool_args[:2], '--out', str(tmp_path / 'x.png'), '--views', '4',
          '0', *tool_args[2:]])
     model, dataset = init_model_and_test_dataset(
         args.config, args.checkpoint, args.device, args.cfg_options)
-    scan, chosen, indices = visualize_tool.select_indices(dataset, None,
-                                                          [4, 0])
+    scan, chosen, indices = select_indices(dataset, None, [4, 0])
     assert scan == 'scan3' and chosen == [4, 0]
     assert [dataset[i]['meta']['view'] for i in indices] == [4, 0]
     fig = visualize_tool.run(model, dataset, args)

@@ -21,7 +21,7 @@ the Shapes-MVS test config); without them those panels stay black.
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:  # run from a checkout without installing
@@ -47,61 +47,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def select_indices(dataset, scan: Optional[str],
-                   views: Optional[Sequence[int]]
-                   ) -> Tuple[str, List[int], List[int]]:
-    """The dataset indices of ``views`` of ``scan``.
-
-    Items are ordered scans x reference views x lights
-    (:class:`mmext.DTUMVSDataset`); of several lights the test light 3 is
-    taken when present, else the first.
-
-    Returns:
-        tuple[str, list[int], list[int]]: The scan, the views (defaults
-        filled in) and one dataset index per view.
-
-    Raises:
-        ValueError: If the scan or a view is not in the dataset (the
-            message lists the choices).
-    """
-    scans, ref_views = dataset.scans, dataset.ref_views
-    lights = list(dataset.lights)
-    scan = scans[0] if scan is None else scan
-    if scan not in scans:
-        raise ValueError(f'--scan: {scan!r} is not in the dataset; choose '
-                         f'one of {scans}')
-    views = ref_views[:3] if views is None else list(views)
-    missing = [v for v in views if v not in ref_views]
-    if missing or not views:
-        raise ValueError(f'--views: {missing or views} are not reference '
-                         f'views of the dataset; choose from {ref_views}')
-    light = lights.index(3) if 3 in lights else 0
-    base = scans.index(scan) * len(ref_views)
-    return scan, views, [(base + ref_views.index(v)) * len(lights) + light
-                  for v in views]
-
-
-class RecordingSubset:
-    """Some items of a dataset, keeping each item's finest ground-truth
-    depth (None without) by ``(scan, view)`` as it passes."""
-
-    def __init__(self, dataset, indices: Sequence[int]) -> None:
-        self.dataset = dataset
-        self.indices = list(indices)
-        self.gt: Dict[Tuple[str, int], object] = {}
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, index: int) -> dict:
-        item = self.dataset[self.indices[index]]
-        depths = item.get('depths')
-        meta = item['meta']
-        self.gt[(str(meta['scan']), int(meta['view']))] = (
-            depths[0].numpy() if depths else None)
-        return item
-
-
 def run(model, dataset, args: argparse.Namespace):
     """Predict the chosen views and write the figure.
 
@@ -109,6 +54,7 @@ def run(model, dataset, args: argparse.Namespace):
         matplotlib.figure.Figure: The figure written to ``args.out``.
     """
     from mmext.mvs import predict_views
+    from mmext.mvs.predict import RecordingSubset, select_indices
     from mmext.visualization.mvs_depths import plot_depth_views
     scan, order, indices = select_indices(dataset, args.scan, args.views)
     subset = RecordingSubset(dataset, indices)

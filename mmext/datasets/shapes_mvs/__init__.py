@@ -17,8 +17,9 @@ camera-frame ``z`` of the first hit (0 = no surface), colour is 2x2
 supersampled. Only numpy, trimesh/embreex, plyfile, cv2 and tqdm are used
 (no torch); same seed, same bytes. See ``docs/shapes.md``.
 
-Output layout (two DTU roots, as the reference's separate 128x160
-training and 1200x1600 test roots, each with cameras for its image size)::
+Output layout (three DTU roots, as the reference's separate 128x160
+training, 1200x1600 test and 1200x1600 pseudo-labelling roots, each with
+cameras for its image size)::
 
     OUT/
       meta.json                          generator + version, preset, seed,
@@ -38,6 +39,11 @@ training and 1200x1600 test roots, each with cameras for its image size)::
         Rectified/{scan}/rect_{view+1:03d}_3_r5000.png    light 3 only
         Depths/{scan}/depth_map_{view:04d}.pfm           test-size depth
         Points/stl/stl{number:03d}_total.ply             ground-truth points
+      train_hires/                       "dtu-train-nodepth-1200": the train
+                                         scans in the test layout
+        scan_list_test.txt               scan1 .. scanN
+        Cameras/                         as test/Cameras
+        Rectified/{scan}/rect_{view+1:03d}_3_r5000.png    light 3, test size
 
 This package is not imported by ``mmext.datasets``; import it as
 ``mmext.datasets.shapes_mvs``.

@@ -14,7 +14,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from mmext.mvs.geometry import camera_centre, look_at
+from mmext.mvs.geometry import look_at
 
 from .presets import ShapesMVSPreset
 
@@ -97,20 +97,3 @@ def select_pairs(extrinsics: Sequence[np.ndarray],
         pairs[ref] = [(v, round(float(scores[ref, v]), 4))
                       for v in others[:top]]
     return pairs
-
-
-def pixel_rays(intrinsic: np.ndarray, extrinsic: np.ndarray,
-               uv: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """World rays through pixel coordinates ``uv`` ``[N, 2]``.
-
-    Returns:
-        ``(origin [3], directions [N, 3])``; a direction is scaled so that
-        its camera-frame ``z`` is 1, hence a hit at ``origin + s * d`` has
-        depth ``s``.
-    """
-    inverse = np.linalg.inv(intrinsic)
-    # R^T K^-1 [u, v, 1]^T for every row: camera z is 1 before rotation.
-    to_world = extrinsic[:3, :3].T @ inverse
-    directions = (uv[:, :1] * to_world[:, 0] + uv[:, 1:] * to_world[:, 1] +
-                  to_world[:, 2])
-    return camera_centre(extrinsic), directions

@@ -33,9 +33,13 @@ from .presets import (GENERATOR_NAME, GENERATOR_VERSION, ShapesMVSPreset,
 from .render import LIGHTS, TEST_LIGHT, SceneRenderer
 from .scene import Scene, content_box, random_scene
 
-#: The two DTU roots under ``OUT`` (the reference reads training data and
-#: test data from separate roots, each with cameras for its image size).
-ROOTS = dict(train='train', test='test')
+#: The DTU roots under ``OUT`` (the reference reads training data and test
+#: data from separate roots, each with cameras for its image size).
+#: ``train_hires`` holds the training scans at the test resolution under
+#: light 3 in the test layout (no depth), the input of the self-supervised
+#: recipe's high-resolution pseudo-labelling; its ``scan_list_test.txt``
+#: lists the training scans, as the reference's pseudo-labelling root does.
+ROOTS = dict(train='train', test='test', train_hires='train_hires')
 #: ``depth_max = depth_min + NUM_DEPTH_INTERVALS * depth_interval``.
 NUM_DEPTH_INTERVALS = 256
 
@@ -108,12 +112,13 @@ def _extent(points: np.ndarray) -> float:
 
 def _render_scan(layout: DTULayout, split: str, scan: str, scene: Scene,
                  cameras: Sequence[MVSCamera], preset: ShapesMVSPreset,
-                 tick: Tick) -> Dict:
+                 tick: Tick, with_depth: bool = True) -> Dict:
     """Render and write every view of one scan; returns its meta entry.
 
     Train scans: ``train_size`` images under all :data:`LIGHTS` and depth
     maps. Test scans: ``test_size`` images under light 3, depth maps and
-    the thinned ground-truth points.
+    the thinned ground-truth points. ``with_depth=False`` (the
+    ``train_hires`` root): test-split images only.
     """
     renderer = SceneRenderer(scene)
     train = split == 'train'
@@ -138,11 +143,16 @@ def _render_scan(layout: DTULayout, split: str, scan: str, scene: Scene,
         valid_pixels += int(valid.sum())
         for light, image in zip(light_ids, result.images):
             write_png_rgb(layout.image(split, scan, view, light), image)
+        if not with_depth:
+            tick(1)
+            continue
         write_pfm(layout.depth_file(scan, view, split), result.depth)
         points.append(result.points)
         if not train:
             colors.append(result.images[0][valid])
         tick(1)
+    if not with_depth:
+        return {}
     points = np.concatenate(points)
     entry = dict(split=split,
                  objects=[s.describe() for s in scene.surfaces[1:]],
@@ -173,6 +183,8 @@ def _layout_templates() -> Dict[str, str]:
         train_depths='train/Depths/{scan}_train/depth_map_{view:04d}.pfm',
         test_images='test/Rectified/{scan}/rect_{view+1:03d}_3_r5000.png',
         test_depths='test/Depths/{scan}/depth_map_{view:04d}.pfm',
+        train_hires_images='train_hires/Rectified/{scan}/'
+        'rect_{view+1:03d}_3_r5000.png',
         points='test/Points/stl/stl{number:03d}_total.ply')
 
 
@@ -187,12 +199,14 @@ def _generate_into(out: str, preset: ShapesMVSPreset, seed: int,
                                   train_cams[0].intrinsic)
     pairs = select_pairs(extrinsics)
     scans = scan_names(preset)
-    layouts = {split: DTULayout(osp.join(out, root))
-               for split, root in ROOTS.items()}
+    layouts = {name: DTULayout(osp.join(out, root))
+               for name, root in ROOTS.items()}
     _write_root(layouts['train'], 'train', train_cams, pairs, scans['train'])
     _write_root(layouts['test'], 'test', test_cams, pairs, scans['test'])
+    _write_root(layouts['train_hires'], 'test', test_cams, pairs,
+                scans['train'])
     per_scan = {}
-    total = len(extrinsics) * (len(scans['train']) + len(scans['test']))
+    total = len(extrinsics) * (2 * len(scans['train']) + len(scans['test']))
     with tqdm(total=total, disable=not progress, unit='view',
               desc=f'Shapes-MVS {preset.name}', mininterval=1.0) as bar:
         for split, cams in (('train', train_cams), ('test', test_cams)):
@@ -202,6 +216,10 @@ def _generate_into(out: str, preset: ShapesMVSPreset, seed: int,
                 per_scan[scan] = _render_scan(layouts[split], split, scan,
                                               scene, cams, preset,
                                               bar.update)
+                if split == 'train':
+                    _render_scan(layouts['train_hires'], 'test', scan, scene,
+                                 test_cams, preset, bar.update,
+                                 with_depth=False)
     meta = dict(
         generator=GENERATOR_NAME, version=GENERATOR_VERSION,
         preset=preset.name, seed=seed, preset_params=preset.to_dict(),

@@ -13,7 +13,7 @@ from ..shapes.presets import lookup_preset, preset_dict
 # a previous Shapes-MVS output that the CLI may replace. Bump the version
 # when the bytes for a given (preset, seed) change.
 GENERATOR_NAME = 'mmext.datasets.shapes_mvs'
-GENERATOR_VERSION = '1.0'
+GENERATOR_VERSION = '1.1'
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,17 @@ with the directional light ``d_l`` (unit vector towards the light) of
 :data:`LIGHTS`; it does not depend on the view, so all views of a point
 agree under one light. There are no shadows or inter-reflections.
 
-Hit points are recomputed from the hit triangle's plane in float64
-(Embree works in float32), so depth maps and back-projections agree with
-the geometry to about 1e-9 mm.
+Rays are cast by :class:`mmext.mvs.raycast.MeshRayCaster` (hit points
+recomputed in float64, so depth maps and back-projections agree with the
+geometry to about 1e-9 mm).
 """
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
 import numpy as np
-from trimesh.ray.ray_pyembree import RayMeshIntersector
+from mmext.mvs.geometry import pixel_rays
+from mmext.mvs.raycast import MeshRayCaster
 
-from .cameras import pixel_rays
 from .scene import Scene
 
 
@@ -91,27 +91,9 @@ class SceneRenderer:
 
     def __init__(self, scene: Scene) -> None:
         self.scene = scene
-        self._intersector = RayMeshIntersector(scene.mesh)
-        self._normals = scene.mesh.face_normals
-        self._anchors = scene.mesh.triangles[:, 0]
-
-    def cast(self, origin: np.ndarray,
-             directions: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """First hits of rays ``origin + s * directions``.
-
-        Returns:
-            ``(faces [N], s [N])``: the hit face (-1: miss) and the ray
-            parameter (0 for misses).
-        """
-        origins = np.broadcast_to(origin, directions.shape)
-        faces = self._intersector.intersects_first(origins, directions)
-        hit = faces >= 0
-        normal = self._normals[faces[hit]]
-        offset = np.einsum('ij,ij->i', self._anchors[faces[hit]] - origin,
-                           normal)
-        param = np.zeros(len(directions))
-        param[hit] = offset / np.einsum('ij,ij->i', directions[hit], normal)
-        return faces, param
+        self._caster = MeshRayCaster(scene.mesh)
+        #: :meth:`mmext.mvs.raycast.MeshRayCaster.cast` of the scene mesh.
+        self.cast = self._caster.cast
 
     def radiance(self, points: np.ndarray, faces: np.ndarray,
                  lights: Sequence[Light]) -> np.ndarray:

@@ -3,7 +3,8 @@ and its self-supervised training (Yang, Alvarez, Liu, CVPR 2021,
 arXiv:2104.02972).
 
 Plain PyTorch parts (geometry, hypotheses, cost volume, networks, loss) and
-the registered ``mmext.CVPMVSNet`` / ``mmext.MVSDataPreprocessor``.
+the registered ``mmext.CVPMVSNet`` / ``mmext.MVSDataPreprocessor`` /
+``mmext.UnsupervisedMVSLoss``.
 """
 from .convert import convert_reference_state_dict
 from .cost_regularization import (ConvBnReLU3d, CostRegularization3D,
@@ -20,6 +21,10 @@ from .hypotheses import (epipolar_interval, fixed_interval,
                          uniform_hypotheses)
 from .losses import multi_level_depth_loss
 from .mvs_model import CVPMVSNet
+from .photometric import (edge_aware_smoothness, masked_ssim,
+                          photometric_errors, topk_reconstruction,
+                          warp_by_depth)
+from .unsupervised_loss import UnsupervisedMVSLoss
 
 __all__ = [
     'CVPMVSNet', 'MVSDataPreprocessor', 'CVPMVSNetCore', 'FeaturePyramid',
@@ -29,5 +34,7 @@ __all__ = [
     'residual_offsets', 'residual_hypotheses', 'fixed_interval',
     'epipolar_interval', 'variance_volume', 'soft_argmin',
     'photometric_confidence', 'multi_level_depth_loss',
-    'convert_reference_state_dict'
+    'convert_reference_state_dict', 'UnsupervisedMVSLoss', 'warp_by_depth',
+    'photometric_errors', 'topk_reconstruction', 'masked_ssim',
+    'edge_aware_smoothness'
 ]

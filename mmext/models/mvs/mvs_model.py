@@ -32,7 +32,9 @@ class CVPMVSNet(BaseModel):
       (:func:`~mmext.models.mvs.multi_level_depth_loss`, pixels whose
       ground truth exceeds the sample's ``depth_min``). ``depths`` is the
       per-level ground truth, finest first; levels beyond ``num_levels``
-      are ignored.
+      are ignored. With ``unsupervised_loss`` set, ``'loss'`` returns that
+      module's terms instead and needs no ``depths`` (the stage-1 training
+      of the self-supervised recipe).
     * ``'predict'``: one dict per sample with ``depth`` and ``confidence``
       ``[H, W]``, ``gt_depth`` (finest level, when ``depths`` is given),
       ``depth_min``, ``depth_max`` (floats) and the keys of the sample's
@@ -49,6 +51,10 @@ class CVPMVSNet(BaseModel):
             converted checkpoints, ``tools/model_converters/
             cvpmvsnet2mmext.py``).
         loss_weight (float): Weight of ``loss_depth``.
+        unsupervised_loss (dict, optional): A loss config, e.g.
+            ``dict(type='mmext.UnsupervisedMVSLoss')``, called as
+            ``loss(depths, imgs, intrinsics, extrinsics)``; replaces the
+            supervised loss.
         data_preprocessor (dict, optional): Default
             ``dict(type='mmext.MVSDataPreprocessor')``.
         init_cfg (dict, optional): MMEngine initialisation config
@@ -63,6 +69,7 @@ class CVPMVSNet(BaseModel):
                  interval_pixels: float = 1.0,
                  reference_quirks: bool = False,
                  loss_weight: float = 1.0,
+                 unsupervised_loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
@@ -73,6 +80,8 @@ class CVPMVSNet(BaseModel):
             raise ValueError(f'model.loss_weight: must be >= 0, got '
                              f'{loss_weight!r}')
         self.loss_weight = float(loss_weight)
+        self.unsupervised_loss = (None if unsupervised_loss is None else
+                                  MODELS.build(unsupervised_loss))
         self.core = CVPMVSNetCore(
             num_levels=num_levels,
             num_initial_planes=num_initial_planes,
@@ -143,6 +152,9 @@ class CVPMVSNet(BaseModel):
         outputs = self.core(imgs, intrinsics, extrinsics, depth_min,
                             depth_max)
         if mode == 'loss':
+            if self.unsupervised_loss is not None:
+                return self.unsupervised_loss(outputs['depths'], imgs,
+                                              intrinsics, extrinsics)
             return self.loss(outputs, depths, depth_min)
         if mode == 'predict':
             return self.predict(outputs, depth_min, depth_max, depths,
