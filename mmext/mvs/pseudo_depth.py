@@ -429,10 +429,11 @@ def _summarise(round_dir: str, target: RenderTarget,
     labelled = [s for s in scans if not s['skipped']]
     pixels = len(target.scans) * len(target.views) * \
         target.size[0] * target.size[1]
+    labelled_pixels = sum(s['labelled_pixels'] for s in labelled)
     summary = dict(
         scans=scans, settings=asdict(settings),
         skipped=[s['scan'] for s in scans if s['skipped']],
-        coverage=sum(s['labelled_pixels'] for s in labelled) / pixels)
+        coverage=labelled_pixels / pixels)
     accuracies = [s['accuracy'] for s in labelled if s.get('accuracy')]
     if accuracies and len(accuracies) == len(labelled):
         total = {k: sum(a[k] for a in accuracies) for k in accuracies[0]}
@@ -442,8 +443,8 @@ def _summarise(round_dir: str, target: RenderTarget,
             max(total['gt_pixels'], 1),
             mae=total['abs_error_sum'] / both,
             within_1pct_range=total['within_1pct'] / both,
-            without_gt=1 - total['labelled_gt_pixels'] / max(
-                sum(s['labelled_pixels'] for s in labelled), 1))
+            without_gt=1 - total['labelled_gt_pixels'] /
+            max(labelled_pixels, 1))
     return summary
 
 
