@@ -8,7 +8,7 @@ the registered ``mmext.CVPMVSNet`` / ``mmext.MVSDataPreprocessor`` /
 """
 from .convert import convert_reference_state_dict
 from .cost_regularization import (ConvBnReLU3d, CostRegularization3D,
-                                  DeconvBnReLU3d)
+                                  DeconvBnReLU3d, VolumeBatchNorm3d)
 from .cost_volume import variance_volume
 from .cvp_mvsnet import CVPMVSNetCore
 from .data_preprocessor import MVSDataPreprocessor
@@ -29,6 +29,7 @@ from .unsupervised_loss import UnsupervisedMVSLoss
 __all__ = [
     'CVPMVSNet', 'MVSDataPreprocessor', 'CVPMVSNetCore', 'FeaturePyramid',
     'CostRegularization3D', 'ConvBnReLU3d', 'DeconvBnReLU3d',
+    'VolumeBatchNorm3d',
     'scale_intrinsics', 'relative_projection', 'pixel_grid',
     'homography_grid', 'warp_volume', 'uniform_hypotheses',
     'residual_offsets', 'residual_hypotheses', 'fixed_interval',

@@ -6,7 +6,63 @@ from typing import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['ConvBnReLU3d', 'DeconvBnReLU3d', 'CostRegularization3D']
+__all__ = [
+    'EVAL_STATS', 'VolumeBatchNorm3d', 'ConvBnReLU3d', 'DeconvBnReLU3d',
+    'CostRegularization3D'
+]
+
+# How BatchNorm normalises in eval mode: 'running' uses the running
+# statistics (PyTorch's default, the released code); 'volume' normalises
+# each cost volume by its own per-channel statistics, as training-mode
+# BatchNorm does for a batch of one.
+EVAL_STATS = ('running', 'volume')
+
+
+def check_eval_stats(eval_stats: str, field: str = 'eval_stats') -> str:
+    """Return ``eval_stats`` or raise ``ValueError`` naming ``field`` and
+    the choices."""
+    if eval_stats not in EVAL_STATS:
+        raise ValueError(f'{field}: one of {EVAL_STATS}, got '
+                         f'{eval_stats!r}')
+    return eval_stats
+
+
+class VolumeBatchNorm3d(nn.BatchNorm3d):
+    """BatchNorm3d that can normalise by each volume's own statistics in
+    eval mode.
+
+    Training is unchanged (batch statistics, running averages updated), and
+    so are the parameters and buffers: checkpoints of ``nn.BatchNorm3d``
+    load as they are.
+
+    One regulariser serves every pyramid level of CVP-MVSNet, so its
+    running statistics average cost volumes of different kinds (the coarse
+    level's 48 planes over the whole depth range, the finer levels' 8
+    hypotheses around an estimate). With ``eval_stats='volume'`` each
+    volume is normalised by its own mean and variance over ``D x H x W``
+    per channel and sample (``F.instance_norm`` with this layer's affine
+    parameters), which is what training-mode BatchNorm computes for one
+    sample. An mmext option: on Shapes-MVS the running statistics put the
+    depth of the unsupervised and self-trained networks 1-2 mm too close
+    to the camera on their own training views, and the volume statistics
+    cut that to 0.5-1 mm (``docs/benchmarks.md``, "BatchNorm statistics
+    at inference").
+
+    Args:
+        num_features (int): Channels.
+        eval_stats (str): ``'running'`` (default) or ``'volume'``.
+    """
+
+    def __init__(self, num_features: int, eval_stats: str = 'running') -> None:
+        super().__init__(num_features)
+        self.eval_stats = check_eval_stats(eval_stats)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C, D, H, W]`` -> the same shape."""
+        if self.training or self.eval_stats == 'running':
+            return super().forward(x)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias,
+                               use_input_stats=True, eps=self.eps)
 
 
 class ConvBnReLU3d(nn.Module):
@@ -16,14 +72,15 @@ class ConvBnReLU3d(nn.Module):
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         stride (int): Stride in D, H and W.
+        eval_stats (str): See :class:`VolumeBatchNorm3d`.
     """
 
     def __init__(self, in_channels: int, out_channels: int,
-                 stride: int = 1) -> None:
+                 stride: int = 1, eval_stats: str = 'running') -> None:
         super().__init__()
         self.conv = nn.Conv3d(in_channels, out_channels, 3, stride=stride,
                               padding=1, bias=False)
-        self.bn = nn.BatchNorm3d(out_channels)
+        self.bn = VolumeBatchNorm3d(out_channels, eval_stats)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, C_in, D, H, W]`` -> ``[B, C_out, D', H', W']``."""
@@ -42,16 +99,17 @@ class DeconvBnReLU3d(nn.Module):
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         stride (int): 1 or 2.
+        eval_stats (str): See :class:`VolumeBatchNorm3d`.
     """
 
     def __init__(self, in_channels: int, out_channels: int,
-                 stride: int = 1) -> None:
+                 stride: int = 1, eval_stats: str = 'running') -> None:
         super().__init__()
         self.deconv = nn.ConvTranspose3d(in_channels, out_channels, 3,
                                          stride=stride, padding=1,
                                          output_padding=stride - 1,
                                          bias=False)
-        self.bn = nn.BatchNorm3d(out_channels)
+        self.bn = VolumeBatchNorm3d(out_channels, eval_stats)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[B, C_in, D, H, W]`` -> ``[B, C_out, sD, sH, sW]``."""
@@ -74,21 +132,27 @@ class CostRegularization3D(nn.Module):
     Args:
         in_channels (int): Channels of the cost volume (the feature width).
         channels (Sequence[int]): ``(c0, c1, c2)``; paper: (16, 32, 64).
+        eval_stats (str): BatchNorm statistics in eval mode, ``'running'``
+            (released) or ``'volume'`` (see :class:`VolumeBatchNorm3d`).
     """
 
     def __init__(self,
                  in_channels: int = 16,
-                 channels: Sequence[int] = (16, 32, 64)) -> None:
+                 channels: Sequence[int] = (16, 32, 64),
+                 eval_stats: str = 'running') -> None:
         super().__init__()
         c0, c1, c2 = channels
-        self.enc0 = nn.Sequential(ConvBnReLU3d(in_channels, c0),
-                                  ConvBnReLU3d(c0, c0))
-        self.enc1 = nn.Sequential(ConvBnReLU3d(c0, c1, stride=2),
-                                  ConvBnReLU3d(c1, c1), ConvBnReLU3d(c1, c1))
-        self.enc2 = nn.Sequential(ConvBnReLU3d(c1, c2), ConvBnReLU3d(c2, c2),
-                                  ConvBnReLU3d(c2, c2))
-        self.dec1 = DeconvBnReLU3d(c2, c1, stride=1)
-        self.dec0 = DeconvBnReLU3d(c1, c0, stride=2)
+        check_eval_stats(eval_stats)
+
+        def conv(cin: int, cout: int, stride: int = 1) -> ConvBnReLU3d:
+            return ConvBnReLU3d(cin, cout, stride, eval_stats)
+
+        self.enc0 = nn.Sequential(conv(in_channels, c0), conv(c0, c0))
+        self.enc1 = nn.Sequential(conv(c0, c1, stride=2), conv(c1, c1),
+                                  conv(c1, c1))
+        self.enc2 = nn.Sequential(conv(c1, c2), conv(c2, c2), conv(c2, c2))
+        self.dec1 = DeconvBnReLU3d(c2, c1, 1, eval_stats)
+        self.dec0 = DeconvBnReLU3d(c1, c0, 2, eval_stats)
         self.logits = nn.Conv3d(c0, 1, 3, stride=1, padding=1, bias=True)
 
     def forward(self, cost: Tensor) -> Tensor:

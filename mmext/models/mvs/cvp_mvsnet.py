@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .cost_regularization import CostRegularization3D
+from .cost_regularization import CostRegularization3D, check_eval_stats
 from .cost_volume import variance_volume
 from .depth_regression import photometric_confidence, soft_argmin
 from .feature_pyramid import FeaturePyramid
@@ -100,6 +100,11 @@ class CVPMVSNetCore(nn.Module):
             ``'epipolar'`` (released code: 1; the paper argues with 0.5).
         reference_quirks (bool): Reproduce the released code (see above);
             for checkpoints converted from it.
+        norm_eval_stats (str): BatchNorm statistics of the shared
+            regulariser in eval mode: ``'running'`` (PyTorch's default, as
+            released) or ``'volume'``, each cost volume normalised by its
+            own statistics (see
+            :class:`~mmext.models.mvs.VolumeBatchNorm3d`).
     """
 
     def __init__(self,
@@ -108,7 +113,8 @@ class CVPMVSNetCore(nn.Module):
                  num_residual_planes: int = 8,
                  residual_interval: Union[float, str] = 6.8085,
                  interval_pixels: float = 1.0,
-                 reference_quirks: bool = False) -> None:
+                 reference_quirks: bool = False,
+                 norm_eval_stats: str = 'running') -> None:
         super().__init__()
         if not isinstance(num_levels, int) or num_levels < 1:
             raise ValueError(f'num_levels: need an integer >= 1, got '
@@ -140,8 +146,10 @@ class CVPMVSNetCore(nn.Module):
         self.interval_pixels = float(interval_pixels)
         self.reference_quirks = bool(reference_quirks)
         self.feature_pyramid = FeaturePyramid()
+        check_eval_stats(norm_eval_stats, 'norm_eval_stats')
         self.cost_regularization = CostRegularization3D(
-            in_channels=self.feature_pyramid.out_channels)
+            in_channels=self.feature_pyramid.out_channels,
+            eval_stats=norm_eval_stats)
 
     # ------------------------------------------------------------ checks
     def check_inputs(self, imgs: Tensor, intrinsics: Tensor,

@@ -50,6 +50,10 @@ class CVPMVSNet(BaseModel):
         reference_quirks (bool): Reproduce the released code (for
             converted checkpoints, ``tools/model_converters/
             cvpmvsnet2mmext.py``).
+        norm_eval_stats (str): BatchNorm statistics of the cost
+            regulariser in eval mode: ``'running'`` (released) or
+            ``'volume'``, each cost volume's own (see
+            :class:`~mmext.models.mvs.VolumeBatchNorm3d`).
         loss_weight (float): Weight of ``loss_depth``.
         unsupervised_loss (dict, optional): A loss config, e.g.
             ``dict(type='mmext.UnsupervisedMVSLoss')``, called as
@@ -68,6 +72,7 @@ class CVPMVSNet(BaseModel):
                  residual_interval: Union[float, str] = 6.8085,
                  interval_pixels: float = 1.0,
                  reference_quirks: bool = False,
+                 norm_eval_stats: str = 'running',
                  loss_weight: float = 1.0,
                  unsupervised_loss: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -88,7 +93,8 @@ class CVPMVSNet(BaseModel):
             num_residual_planes=num_residual_planes,
             residual_interval=residual_interval,
             interval_pixels=interval_pixels,
-            reference_quirks=reference_quirks)
+            reference_quirks=reference_quirks,
+            norm_eval_stats=norm_eval_stats)
 
     def loss(self, outputs: dict, depths: Optional[Sequence[Tensor]],
              depth_min: Tensor) -> Dict[str, Tensor]:
