@@ -1,6 +1,10 @@
 """tools/analysis_tools/benchmark_dicod.py end to end on the tiny Shapes
 set with a random teacher: one row per variant, the student alone at
-ratio 1, and the distilled variants slower than the student alone."""
+ratio 1, and each ratio the row's median over the student's. Whether the
+teacher's passes make a step slower is a timing question for the
+benchmark's recorded runs (docs/benchmarks.md), not for this test: with 3
+repeats on a shared CPU, +KD_cls measured 0.99x once."""
+import math
 import os.path as osp
 
 from mmext.testing.tools import REPO, load_tool
@@ -24,7 +28,10 @@ def test_benchmark_rows(shapes_tiny, capsys):
     assert [r[0] for r in rows] == [
         'student alone', '+KD_cls', '+KD_loc', '+both'
     ]
+    medians = [float(r[1]) for r in rows]
     ratios = [float(r[2]) for r in rows]
     assert ratios[0] == 1.0
-    # The teacher's passes cost time on top of the student's step.
-    assert ratios[3] > 1.0 and ratios[2] > 1.0
+    assert all(m > 0 and math.isfinite(m) for m in medians)
+    for median, ratio in zip(medians, ratios):
+        # printed to 4 and 3 decimals
+        assert abs(ratio - median / medians[0]) <= 2e-3 + 1e-4 / medians[0]
