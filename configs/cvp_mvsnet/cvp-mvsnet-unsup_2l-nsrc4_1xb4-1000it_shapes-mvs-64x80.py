@@ -13,7 +13,7 @@
 # cores, so this stage takes about 28 minutes.
 #   python tools/train.py configs/cvp_mvsnet/cvp-mvsnet-unsup_2l-nsrc4_1xb4-1000it_shapes-mvs-64x80.py
 # The whole pipeline (this stage, then rounds of pseudo labels and training):
-#   python tools/mvs/self_train.py configs/cvp_mvsnet/cvp-mvsnet-selfsup_2l-nsrc2_1xb4-800it-2r_shapes-mvs-64x80.py
+#   python tools/mvs/self_train.py configs/cvp_mvsnet/cvp-mvsnet-selfsup_2l-nsrc2_1xb4-1600it-2r_shapes-mvs-64x80.py
 _base_ = ['./cvp-mvsnet_2l-nsrc2_1xb4-1600it_shapes-mvs-64x80.py']
 
 model = dict(

@@ -25,7 +25,9 @@ supervised loss) plus::
     self_training = dict(
         unsupervised='path/to/stage1_config.py',  # relative to this file
         rounds=2,
-        init_from_previous=True)   # start round k from round k-1's weights
+        init_from_previous=False)  # True: round k starts from round
+                                   # k-1's weights; False (the reference's
+                                   # train.sh): from scratch
     pseudo_label = dict(
         model=dict(...),           # overrides of `model` for labelling
         data=dict(type='mmext.DTUMVSDataset', ...),  # high-res train scans
@@ -306,7 +308,7 @@ def stage_configs(cfg: Config) -> Tuple[Config, int, bool]:
         raise ValueError(f'self_training.rounds={rounds!r} must be an '
                          'integer >= 1')
     return (Config.fromfile(unsupervised), rounds,
-            bool(section.get('init_from_previous', True)))
+            bool(section.get('init_from_previous', False)))
 
 
 def round_training_cfg(cfg: Config, labels: str) -> Config:

@@ -99,9 +99,10 @@ def plot_depth_views(images: Sequence[np.ndarray],
     predicted and ground-truth depth of a row share one colour scale
     (``depth_ranges``, else :func:`depth_color_range`) and colour bar;
     pixels without depth (``<= 0`` or non-finite) and, in the error panel,
-    pixels without ground truth are black. A view without ground truth
-    (``None``, or no valid pixel) gets an all-black ground-truth and error
-    panel titled so.
+    pixels without ground truth or without depth (a hole in pseudo
+    labels) are black, so its mean covers the pixels that have both. A
+    view without ground truth (``None``, or no valid pixel) gets an
+    all-black ground-truth and error panel titled so.
 
     Args:
         images (Sequence[np.ndarray]): [H, W, 3] RGB, uint8 or floats in
@@ -186,8 +187,8 @@ def plot_depth_views(images: Sequence[np.ndarray],
         if show_error:
             ax_error = axes[row, 4]
             error = np.abs(depth - (gt if gt is not None else 0.0))
-            error = np.ma.masked_where(~gt_valid | ~np.isfinite(error),
-                                       error)
+            error = np.ma.masked_where(
+                ~gt_valid | ~_valid(depth) | ~np.isfinite(error), error)
             top = max_error
             if top is None:
                 top = float(error.max()) if error.count() else 1.0

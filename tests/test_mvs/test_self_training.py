@@ -23,7 +23,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'cvp_mvsnet')
 DTU = osp.join(CONFIGS, 'cvp-mvsnet-selfsup_2l-nsrc2_1xb16-40e-2r_dtu-128x160.py')
 SHAPES = osp.join(CONFIGS,
-                  'cvp-mvsnet-selfsup_2l-nsrc2_1xb4-800it-2r_shapes-mvs-64x80.py')
+                  'cvp-mvsnet-selfsup_2l-nsrc2_1xb4-1600it-2r_shapes-mvs-64x80.py')
 
 
 def test_dtu_config_has_the_papers_pipeline_parameters():
@@ -149,6 +149,15 @@ def test_the_pipeline_runs_every_stage_and_reruns_none(tiny_pipeline):
     assert _mtimes(work_dir) == before  # nothing recomputed or rewritten
 
 
+def _last_log(work_dir: str) -> str:
+    """The text of the newest runner log under ``work_dir``."""
+    logs = sorted(
+        osp.join(base, name) for base, _, files in os.walk(work_dir)
+        for name in files if name.endswith('.log'))
+    with open(logs[-1]) as handle:
+        return handle.read()
+
+
 def test_a_stopped_training_stage_resumes(one_round, tmp_path):
     finished, finished_dir, _ = one_round
     work_dir = str(tmp_path / 'run')
@@ -162,15 +171,38 @@ def test_a_stopped_training_stage_resumes(one_round, tmp_path):
     run_self_training(cfg, work_dir)
     assert final_checkpoint(cfg, round_dir) == osp.join(round_dir,
                                                         'iter_4.pth')
-    logs = sorted(
-        osp.join(base, name) for base, _, files in os.walk(round_dir)
-        for name in files if name.endswith('.log'))
-    with open(logs[-1]) as handle:
-        text = handle.read()
+    text = _last_log(round_dir)
     assert 'resumed' in text.lower()
     assert 'Iter(train) [4/4]' in text and 'Iter(train) [1/4]' not in text
     # the finished labelling round was not redone
     assert _mtimes(osp.join(work_dir, 'pseudo')) == labels
+
+
+def test_init_from_previous_decides_where_a_round_starts(one_round,
+                                                         tmp_path):
+    finished, finished_dir, _ = one_round
+    key = 'core.feature_pyramid.convs.0.weight'
+    for from_previous in (True, False):
+        work_dir = str(tmp_path / f'from_previous_{from_previous}')
+        shutil.copytree(finished_dir, work_dir)
+        shutil.rmtree(osp.join(work_dir, 'round1'))
+        # mark stage 1's weights: shifted by 1, far from any initialisation
+        stage1_path = osp.join(work_dir, 'unsupervised', 'iter_2.pth')
+        stage1 = torch.load(stage1_path, weights_only=False)
+        stage1['state_dict'][key] += 1.0
+        torch.save(stage1, stage1_path)
+        cfg = Config.fromfile(finished.filename)
+        cfg.merge_from_dict(
+            {'self_training.init_from_previous': from_previous})
+        round1 = run_self_training(cfg, work_dir)['checkpoints']['round1']
+        weights = torch.load(round1, weights_only=False)['state_dict']
+        # two Adam steps of 1e-3 move a weight by at most about 2e-3
+        distance = (weights[key] - stage1['state_dict'][key]).abs()
+        loaded = stage1_path in _last_log(osp.join(work_dir, 'round1'))
+        if from_previous:
+            assert loaded and distance.max() < 5e-3
+        else:
+            assert not loaded and distance.min() > 0.5
 
 
 def test_round_training_reads_the_labelled_scans(tiny_pipeline, tmp_path):

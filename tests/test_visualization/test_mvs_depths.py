@@ -65,10 +65,13 @@ def test_depth_and_ground_truth_share_a_scale_and_invalid_is_black():
     np.testing.assert_array_equal(np.ma.getmaskarray(gt.get_array()),
                                   ~valid)
     assert np.ma.getmaskarray(depth.get_array())[5, 5]
+    # the error covers the pixels with both a depth and a ground truth
+    both = valid & (depths[0] > 0)
+    assert valid[5, 5] and not both[5, 5]
     np.testing.assert_array_equal(np.ma.getmaskarray(error.get_array()),
-                                  ~valid)
+                                  ~both)
     np.testing.assert_allclose(
-        error.get_array()[valid], np.abs(depths[0] - gts[0])[valid])
+        error.get_array()[both], np.abs(depths[0] - gts[0])[both])
     assert np.array_equal(image.get_array(), images[0])
 
 

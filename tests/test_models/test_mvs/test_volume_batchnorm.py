@@ -90,7 +90,7 @@ def test_option_reaches_every_batchnorm_and_bad_values_are_named():
     ('cvp-mvsnet_2l-nsrc2_1xb4-1600it_shapes-mvs-64x80', 'volume'),
     ('cvp-mvsnet_3l-nsrc4_1xb4-1600it_shapes-mvs-128x160', 'volume'),
     ('cvp-mvsnet-unsup_2l-nsrc4_1xb4-1000it_shapes-mvs-64x80', 'volume'),
-    ('cvp-mvsnet-selfsup_2l-nsrc2_1xb4-800it-2r_shapes-mvs-64x80', 'volume'),
+    ('cvp-mvsnet-selfsup_2l-nsrc2_1xb4-1600it-2r_shapes-mvs-64x80', 'volume'),
     # The DTU configs keep the released behaviour (converted checkpoints).
     ('cvp-mvsnet_5l-nsrc4_1xb16-40e_dtu-1184x1600', None),
     ('cvp-mvsnet_2l-nsrc2_1xb16-40e_dtu-128x160', None),
