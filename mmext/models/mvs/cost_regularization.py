@@ -142,7 +142,6 @@ class CostRegularization3D(nn.Module):
                  eval_stats: str = 'running') -> None:
         super().__init__()
         c0, c1, c2 = channels
-        check_eval_stats(eval_stats)
 
         def conv(cin: int, cout: int, stride: int = 1) -> ConvBnReLU3d:
             return ConvBnReLU3d(cin, cout, stride, eval_stats)
