@@ -33,6 +33,7 @@ Example:
 module-level function.
 """
 import datetime
+import faulthandler
 import functools
 import os
 import pickle
@@ -84,7 +85,8 @@ def run_distributed(fn: Callable[..., Any],
         backend (str): ``torch.distributed`` backend. Defaults to ``'gloo'``.
         args (Sequence): Extra picklable positional arguments for ``fn``.
         timeout (float): Seconds for the whole run, also used as the process
-            group's timeout. Defaults to 120.
+            group's timeout. A rank still running 5 s before it prints the
+            stack of each of its threads to stderr. Defaults to 120.
         env (dict, optional): Extra environment variables for the children.
         patch_mmengine (bool): Make ``mmengine.runner.Runner`` wrap models
             for CPU DDP inside the children (see the module docstring).
@@ -199,6 +201,9 @@ def _worker(rank: int, world_size: int, backend: str, port: int,
         GROUP_RANK='0')
     if num_threads > 0:
         torch.set_num_threads(num_threads)
+    # A rank still running shortly before the parent gives up prints every
+    # thread's stack to its stderr, so a hang shows where it waits.
+    faulthandler.dump_traceback_later(max(timeout - 5.0, 1.0), exit=False)
     try:
         if patch_mmengine:
             _patch_runner_wrap_model()
@@ -217,6 +222,7 @@ def _worker(rank: int, world_size: int, backend: str, port: int,
         except Exception:  # noqa: BLE001
             payload = None
         message = ('error', rank, payload, text)
+    faulthandler.cancel_dump_traceback_later()
     result_queue.put(message)
     if torch_dist.is_initialized():
         try:

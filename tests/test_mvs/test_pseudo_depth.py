@@ -249,7 +249,8 @@ def _label_on_rank(rank, world_size, root, round_dir):
 def test_two_ranks_split_the_scans_and_write_the_same_files(tiny, tmp_path):
     root, dataset, target = tiny
     results = run_distributed(_label_on_rank, world_size=2,
-                              args=(root, str(tmp_path / 'ddp')))
+                              args=(root, str(tmp_path / 'ddp')),
+                              timeout=300.0)
     # each rank ran the network on its own scan only
     assert [calls for calls, _ in results] == [len(dataset) // 2] * 2
     assert [has for _, has in results] == [True, False]

@@ -3,6 +3,7 @@
 The functions run in the children are module-level, so spawn can pickle them.
 """
 import os
+import time
 
 import pytest
 import torch
@@ -38,6 +39,10 @@ class _Unpicklable(Exception):
 
 def _raise_unpicklable(rank, world_size):
     raise _Unpicklable('custom failure', 2)
+
+
+def _wait_in_a_named_function(rank, world_size):
+    time.sleep(30)
 
 
 def _ddp_steps(rank, world_size, steps):
@@ -137,3 +142,13 @@ def test_runner_with_pytorch_launcher_on_cpu(tmp_path):
     assert all(r['world_size'] == 2 and r['wrapped'] for r in results)
     torch.testing.assert_close(results[0]['params'], results[1]['params'])
     assert (tmp_path / 'epoch_1.pth').exists()
+
+
+def test_a_hanging_rank_times_out_and_prints_where_it_waits(capfd):
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r'ranks \[0, 1\] did not finish'):
+        run_distributed(_wait_in_a_named_function, world_size=2,
+                        patch_mmengine=False, timeout=8.0)
+    assert time.monotonic() - started < 25
+    # each rank dumped its stack shortly before the parent gave up
+    assert capfd.readouterr().err.count('_wait_in_a_named_function') >= 2
