@@ -109,13 +109,14 @@ def run_distributed(fn: Callable[..., Any],
     ctx = mp.get_context('spawn')
     result_queue = ctx.Queue()
     port = find_free_port()
+    deadline = time.time() + timeout  # wall clock: shared with the children
     processes = []
     for rank in range(world_size):
         process = ctx.Process(
             target=_worker,
             args=(rank, world_size, backend, port, fn, tuple(args),
-                  result_queue, timeout, dict(env or {}), patch_mmengine,
-                  num_threads),
+                  result_queue, timeout, deadline, dict(env or {}),
+                  patch_mmengine, num_threads),
             daemon=True)
         process.start()
         processes.append(process)
@@ -187,8 +188,8 @@ def _reraise(rank: int, payload: Optional[bytes], traceback_text: str):
 
 def _worker(rank: int, world_size: int, backend: str, port: int,
             fn: Callable[..., Any], args: tuple, result_queue: Any,
-            timeout: float, env: Dict[str, str], patch_mmengine: bool,
-            num_threads: int) -> None:
+            timeout: float, deadline: float, env: Dict[str, str],
+            patch_mmengine: bool, num_threads: int) -> None:
     """Child process body: set env, join the group, run ``fn``, report."""
     os.environ.update(env)
     os.environ.update(
@@ -203,7 +204,8 @@ def _worker(rank: int, world_size: int, backend: str, port: int,
         torch.set_num_threads(num_threads)
     # A rank still running shortly before the parent gives up prints every
     # thread's stack to its stderr, so a hang shows where it waits.
-    faulthandler.dump_traceback_later(max(timeout - 5.0, 1.0), exit=False)
+    faulthandler.dump_traceback_later(
+        max(deadline - time.time() - 5.0, 1.0), exit=False)
     try:
         if patch_mmengine:
             _patch_runner_wrap_model()
