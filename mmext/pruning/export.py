@@ -16,14 +16,17 @@ where :func:`slim_model` put the kept ones. A slim checkpoint loads into it
 with ``strict=True``. Configs reach it as ``mmext.PrunedModel``
 (:func:`mmext.models.pruned_model.build_pruned_model`).
 """
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+import copy
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, \
+    Tuple
 
 import torch
 from torch import nn
 
 from .graph import ChannelGroup, build_channel_groups, dependency_graph, \
     example_inputs, strip_wrapper_prefix
-from .masks import check_group_keys, width_masks
+from .masks import apply_plan, check_group_keys, width_masks, zero_plan
+from .record import PruningRecord
 
 
 def _prune_group(graph, modules: Dict[str, nn.Module], group: ChannelGroup,
@@ -92,6 +95,41 @@ def _slim(model: nn.Module, input_shape: Sequence[int],
                 'keep at least one')
         _prune_group(graph, modules, group, dropped)
     return model
+
+
+def rebuild_slim(dense: nn.Module, state_dict: dict, record: PruningRecord,
+                 groups: List[ChannelGroup],
+                 hook: dict) -> Tuple[nn.Module, nn.Module]:
+    """The checkpoint's model as the pruning left it, and its slim version.
+
+    Args:
+        dense (nn.Module): The config's dense model (initial weights).
+        state_dict (dict): The checkpoint's weights.
+        record (PruningRecord): Its pruning record, checked against
+            ``groups``.
+        groups (list[ChannelGroup]): The dense model's channel groups.
+        hook (dict): The pruning hook's config (input_shape, scope,
+            ignored_layers).
+
+    Returns:
+        tuple[nn.Module, nn.Module]: The reference the slim model must
+        match (HALP: the dense model with the checkpoint's weights and the
+        pruned channels zeroed; EPI after it pruned: the slim model itself)
+        and the slim model with the checkpoint's weights, both in eval
+        mode.
+    """
+    shape = tuple(hook['input_shape'])
+    scope, ignored = hook.get('scope'), hook.get('ignored_layers', ())
+    keep = record.current_keep()
+    if record.holds_slim_weights():
+        slim = slim_model(copy.deepcopy(dense), keep, shape, scope, ignored)
+        slim.load_state_dict(state_dict, strict=True)
+        return slim.eval(), slim.eval()
+    masked = copy.deepcopy(dense)
+    masked.load_state_dict(state_dict, strict=True)
+    apply_plan(zero_plan(masked, groups, keep))
+    slim = slim_model(copy.deepcopy(masked), keep, shape, scope, ignored)
+    return masked.eval(), slim.eval()
 
 
 def kept_widths(keep: Mapping[str, torch.Tensor]) -> Dict[str, int]:

@@ -208,6 +208,25 @@ def dependency_graph(model: nn.Module,
         model.train(was_training)
 
 
+def output_modules(graph) -> set:
+    """The modules of a traced graph whose outputs leave the traced scope.
+
+    Their output channels are what the scope's consumers read (a
+    classifier's logits, an FPN's levels), so pruning keeps them.
+
+    Args:
+        graph (torch_pruning.DependencyGraph): From
+            :func:`dependency_graph`.
+
+    Returns:
+        set[nn.Module]: The graph's output modules.
+    """
+    return {
+        node.module
+        for node in graph.module2node.values() if not node.outputs
+    }
+
+
 def build_channel_groups(
         model: nn.Module,
         example_inputs: Inputs,
@@ -243,15 +262,12 @@ def build_channel_groups(
     if graph is None:
         graph = dependency_graph(model, example_inputs, scope)
 
-    output_modules = {
-        node.module
-        for node in graph.module2node.values() if not node.outputs
-    }
+    outputs = output_modules(graph)
     order = {name: i for i, (name, _) in enumerate(model.named_modules())}
     groups: List[ChannelGroup] = []
     for tp_group in graph.get_all_groups(
             root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
-        group = _convert(tp_group, graph, output_modules, set(ignored_layers))
+        group = _convert(tp_group, graph, outputs, set(ignored_layers))
         if group is not None:
             first = min(group.producers, key=lambda m: order.get(m.name, 0))
             group.key = first.name

@@ -33,10 +33,8 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List, Tuple
 
 import torch
-from torch import nn
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
@@ -50,11 +48,10 @@ from mmext.apis.inference import load_config  # noqa: E402
 from mmext.engine.hooks.pruning_config import pruning_hook_cfg  # noqa: E402
 from mmext.engine.hooks.pruning_hook import CHECKPOINT_KEY  # noqa: E402
 from mmext.pruning.export import cut_to_widths, kept_widths, \
-    slim_model  # noqa: E402
-from mmext.pruning.graph import ChannelGroup, build_channel_groups, \
+    rebuild_slim  # noqa: E402
+from mmext.pruning.graph import build_channel_groups, \
     traceable  # noqa: E402
 from mmext.pruning.latency import measure_forward_latency  # noqa: E402
-from mmext.pruning.masks import apply_plan, zero_plan  # noqa: E402
 from mmext.pruning.record import PruningRecord  # noqa: E402
 from mmext.utils.atomic import atomic_torch_save, atomic_write  # noqa
 
@@ -113,41 +110,6 @@ def slim_config(cfg: Config, widths: dict, hook: dict) -> Config:
     out.load_from = None
     out.resume = False
     return out
-
-
-def rebuild_slim(dense: nn.Module, state_dict: dict, record: PruningRecord,
-                 groups: List[ChannelGroup],
-                 hook: dict) -> Tuple[nn.Module, nn.Module]:
-    """The checkpoint's model as the pruning left it, and its slim version.
-
-    Args:
-        dense (nn.Module): The config's dense model (initial weights).
-        state_dict (dict): The checkpoint's weights.
-        record (PruningRecord): Its pruning record, checked against
-            ``groups``.
-        groups (list[ChannelGroup]): The dense model's channel groups.
-        hook (dict): The pruning hook's config (input_shape, scope,
-            ignored_layers).
-
-    Returns:
-        tuple[nn.Module, nn.Module]: The reference the slim model must
-        match (HALP: the dense model with the checkpoint's weights and the
-        pruned channels zeroed; EPI after it pruned: the slim model itself)
-        and the slim model with the checkpoint's weights, both in eval
-        mode.
-    """
-    shape = tuple(hook['input_shape'])
-    scope, ignored = hook.get('scope'), hook.get('ignored_layers', ())
-    keep = record.current_keep()
-    if record.holds_slim_weights():
-        slim = slim_model(copy.deepcopy(dense), keep, shape, scope, ignored)
-        slim.load_state_dict(state_dict, strict=True)
-        return slim.eval(), slim.eval()
-    masked = copy.deepcopy(dense)
-    masked.load_state_dict(state_dict, strict=True)
-    apply_plan(zero_plan(masked, groups, keep))
-    slim = slim_model(copy.deepcopy(masked), keep, shape, scope, ignored)
-    return masked.eval(), slim.eval()
 
 
 def _write_text(path: str, text: str) -> None:
