@@ -16,7 +16,7 @@ SHAPES_DEMO ?= data/shapes
 # Pytest arguments, e.g. `make test PYTEST_ARGS="-k registry"`.
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-panoptic demo-mvs test bench clean-venv
+.PHONY: setup peers demo demo-panoptic demo-mvs test bench clean-venv
 
 setup: $(STAMP)
 
@@ -31,8 +31,14 @@ $(STAMP): setup.py requirements/runtime.txt requirements/mminstall.txt requireme
 	  MMCV_WITH_OPS=1 MAX_JOBS=$${MAX_JOBS:-2} $(PIP) install --no-build-isolation "mmcv==2.1.0"
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/mminstall.txt -r requirements/tests.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
-	$(PY) -c "import torchvision.ops, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, breaching, mmext; print('mmext environment ready')"
+	$(PY) -c "import torchvision.ops, mmcv.ops, mmdet.models, mmseg.models, mmpretrain.models, mmext; print('mmext environment ready')"
 	@touch $(STAMP)
+
+# The peer libraries of the side-by-side benchmarks (docs/benchmarks.md):
+# breaching for GradInversion. `make test` never needs them.
+peers: setup
+	$(PIP) install -q -r requirements/peers.txt
+	$(PY) -c "import breaching; print('peer libraries ready')"
 
 CLS_DEMO := configs/shapes/cls_resnet18-w32_1xb64-12e_shapes-64px.py
 SEG_DEMO := configs/segformer/segformer_mit-b0_1xb16-1600it_shapes-128x128.py

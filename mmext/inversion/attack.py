@@ -19,6 +19,16 @@ paper's weights and schedule (Sec. 3.5: |G| = 8, Adam at lr 0.1 with a
 0.01, a_n 0.2); the paper does not state the iteration count, and 20k
 follows the public reimplementation in JonasGeiping/breaching
 (``breaching/config/attack/seethroughgradients.yaml``).
+
+Each seed's objective is the paper's for that seed alone: its own weight
+gradient and its own BatchNorm statistics. ``batched_seeds=True`` (the
+default) evaluates all seeds as one batched computation
+(:mod:`.batched`: :func:`torch.func.vmap` over the seed dimension), equal
+to a Python loop over the seeds up to rounding and at least as fast
+(measured in docs/benchmarks.md);
+``batched_seeds=False`` is that loop, which holds one seed's graph at a
+time (about 1/G of the batched path's activation memory). Either way only
+the images are differentiated, never the victim's weights.
 """
 import math
 from contextlib import nullcontext
@@ -28,6 +38,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
+from .batched import map_seeds, seed_forward, trainable_parameters
 from .gradients import batch_gradients, classifier_logits
 from .objective import BNStatisticsPrior, cosine_gradient_distance, \
     gradient_matching_loss, l2_prior, total_variation_prior, \
@@ -57,6 +68,18 @@ class InversionSettings:
     optimum near the truth is a good reconstruction (then a failure from
     random starts is the optimisation's) or not (then it is the
     objective's).
+
+    ``batched_seeds`` evaluates the seeds as one batched computation
+    (:mod:`.batched`; the default) instead of one after the other. Both
+    give the same objective per seed and the same images up to
+    floating-point rounding (float32 rounding differences grow over Adam's
+    steps; in float64 the paths agree to ~1e-14). The batched path was
+    never slower than the loop on the Shapes configs
+    (``tools/analysis_tools/benchmark_gradinversion_restarts.py``; the
+    figures are in docs/benchmarks.md). It holds every seed's graph at
+    once, about G times the loop's activation memory (340 MB instead of
+    66 MB for 4 seeds of 8 64-px images), so set it False where memory is
+    short (the ImageNet config's 8 seeds of 224-px ResNet-50 images).
     """
     iterations: int = 20000
     lr: float = 0.1
@@ -75,6 +98,7 @@ class InversionSettings:
     registration: str = 'translation'
     init: str = 'random'
     init_noise: float = 0.5
+    batched_seeds: bool = True
 
 
 class GradInversion:
@@ -111,18 +135,20 @@ class GradInversion:
         self.targets = [g.detach() for g in target_gradients]
         self.labels = labels
         device = self.targets[0].device
+        dtype = self.targets[0].dtype
         shape = (self.settings.num_seeds, len(labels), *image_shape)
-        self.lower = lower.to(device).view(1, 1, -1, 1, 1)
-        self.upper = upper.to(device).view(1, 1, -1, 1, 1)
+        self.lower = lower.to(device, dtype).view(1, 1, -1, 1, 1)
+        self.upper = upper.to(device, dtype).view(1, 1, -1, 1, 1)
         self.generator = torch.Generator(device=device).manual_seed(seed)
-        start = torch.randn(shape, generator=self.generator, device=device)
+        start = torch.randn(shape, generator=self.generator, device=device,
+                            dtype=dtype)
         if self.settings.init == 'oracle':
             if true_images is None:
                 raise ValueError(
                     "attack.init='oracle' starts from the true images; pass "
                     'true_images (the loop does when it knows the batch: a '
                     "dataset batch or a gradients file with 'images')")
-            start = true_images.detach().to(device).unsqueeze(0) + \
+            start = true_images.detach().to(device, dtype).unsqueeze(0) + \
                 self.settings.init_noise * start
         self.images = start.clamp_(self.lower,
                                    self.upper).requires_grad_(True)
@@ -137,21 +163,28 @@ class GradInversion:
         self.best_loss = math.inf
         self.best_images = self.images.detach().clone()
 
-    def _seed_objective(self, g: int) -> Dict[str, torch.Tensor]:
+    def _weighted_terms(self, x: torch.Tensor,
+                        grads: Optional[Sequence[torch.Tensor]],
+                        bn: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """One seed's weighted objective terms (both paths; mapped over the
+        seeds by :func:`torch.func.vmap` in the batched one).
+
+        Args:
+            x (Tensor): The seed's images [N, C, H, W].
+            grads (Sequence[Tensor], optional): Their gradients, one per
+                trainable parameter, differentiable w.r.t. ``x``; None when
+                the gradient term is off.
+            bn (Tensor, optional): Their BN prior (scalar); None when off.
+
+        Returns:
+            dict[str, Tensor]: Term name -> scalar, in the order
+            bn, gradient, tv, l2, group (those that are on).
+        """
         s = self.settings
-        x = self.images[g]
         parts = {}
-        # One forward feeds both the BN prior (hooks) and, when the gradient
-        # term is on, the candidate's gradients (create_graph for d/dx).
-        with self.bn_prior if self.bn_prior is not None else nullcontext():
-            if s.grad_weight:
-                grads = batch_gradients(self.model, x, self.labels,
-                                        create_graph=True)
-            else:
-                classifier_logits(self.model, x)
-        if self.bn_prior is not None:
-            parts['bn'] = s.bn_weight * self.bn_prior.loss
-        if s.grad_weight:
+        if bn is not None:
+            parts['bn'] = s.bn_weight * bn
+        if grads is not None:
             parts['gradient'] = s.grad_weight * gradient_distance(
                 s.grad_distance)(grads, self.targets)
         parts['tv'] = s.tv_weight * total_variation_prior(x)
@@ -159,6 +192,108 @@ class GradInversion:
         if self.consensus is not None and s.group_weight:
             parts['group'] = s.group_weight * (x - self.consensus).norm()
         return parts
+
+    def _seed_objective(self, g: int) -> Dict[str, torch.Tensor]:
+        """Seed ``g``'s weighted terms (scalars), by ordinary autograd."""
+        x = self.images[g]
+        grads = None
+        # One forward feeds both the BN prior (hooks) and, when the gradient
+        # term is on, the candidate's gradients (create_graph for d/dx).
+        with self.bn_prior if self.bn_prior is not None else nullcontext():
+            if self.settings.grad_weight:
+                grads = batch_gradients(self.model, x, self.labels,
+                                        create_graph=True)
+            else:
+                classifier_logits(self.model, x)
+        bn = self.bn_prior.loss if self.bn_prior is not None else None
+        return self._weighted_terms(x, grads, bn)
+
+    def _batched_objective(self) -> Dict[str, torch.Tensor]:
+        """Every seed's weighted terms at once (:mod:`.batched`), each
+        [G]."""
+        params = trainable_parameters(self.model)
+
+        def one_seed(x: torch.Tensor) -> Dict[str, torch.Tensor]:
+            grads, bn = seed_forward(self.model, params, x, self.labels,
+                                     self.bn_prior,
+                                     bool(self.settings.grad_weight))
+            return self._weighted_terms(x, grads, bn)
+
+        return map_seeds(one_seed, self.images)
+
+    def seed_terms(self) -> Dict[str, torch.Tensor]:
+        """The weighted objective terms of every seed at the current images.
+
+        Uses the configured path (``settings.batched_seeds``); both give
+        the same values up to rounding. :meth:`step` minimises the sum of
+        all terms and seeds.
+
+        Returns:
+            dict[str, Tensor]: Term name -> [G] (seed ``g``'s value at
+            ``g``), differentiable with respect to :attr:`images`.
+        """
+        if self.settings.batched_seeds:
+            return self._batched_objective()
+        per_seed = [self._seed_objective(g)
+                    for g in range(self.settings.num_seeds)]
+        return {key: torch.stack([parts[key] for parts in per_seed])
+                for key in per_seed[0]}
+
+    def _check_finite(self, table: List[List[float]], names: Sequence[str],
+                      seeds: Sequence[int]) -> None:
+        """Raise FloatingPointError naming the first seed whose objective
+        is not finite.
+
+        Args:
+            table (list[list[float]]): [K][S] the K terms of S seeds.
+            names (Sequence[str]): The K term names.
+            seeds (Sequence[int]): The S seeds' indices.
+        """
+        for column, g in enumerate(seeds):
+            terms = {name: row[column] for name, row in zip(names, table)}
+            loss = sum(terms.values())
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f'GradInversion: the objective is {loss} at '
+                    f'iteration {self.iteration} (seed {g}, terms {terms}); '
+                    'lower lr or the term weights. The best images so far '
+                    'are kept in best_images.')
+
+    def _backward(self, parts: Dict[str, torch.Tensor],
+                  seeds: Sequence[int]) -> List[List[float]]:
+        """Check and backpropagate some seeds' terms into ``images.grad``.
+
+        Only the images are differentiated: no gradient reaches the
+        victim's parameters.
+
+        Args:
+            parts (dict[str, Tensor]): Term name -> [S], the weighted terms
+                of the seeds ``seeds``.
+            seeds (Sequence[int]): The S seeds' indices.
+
+        Returns:
+            list[list[float]]: [K][S] the terms' values (one host copy).
+        """
+        table = torch.stack([v.detach() for v in parts.values()]).tolist()
+        self._check_finite(table, list(parts), seeds)
+        torch.autograd.backward(sum(parts.values()).sum(),
+                                inputs=[self.images])
+        return table
+
+    def _backward_all_seeds(self) -> Dict[str, List[float]]:
+        """Fill ``images.grad`` with the objective's gradient; return each
+        term's value per seed (name -> [G] floats)."""
+        if self.settings.batched_seeds:
+            parts = self._batched_objective()
+            return dict(zip(parts, self._backward(parts, range(
+                self.settings.num_seeds))))
+        values: Dict[str, List[float]] = {}
+        for g in range(self.settings.num_seeds):
+            parts = {key: value.unsqueeze(0)
+                     for key, value in self._seed_objective(g).items()}
+            for key, row in zip(parts, self._backward(parts, [g])):
+                values.setdefault(key, []).extend(row)
+        return values
 
     def step(self) -> Dict[str, float]:
         """One Adam step on every seed; the losses summed over seeds.
@@ -176,22 +311,12 @@ class GradInversion:
         for group in self.optimizer.param_groups:
             group['lr'] = lr
         self.optimizer.zero_grad()
-        totals: Dict[str, float] = {}
-        total = 0.0
-        for g in range(s.num_seeds):
-            parts = self._seed_objective(g)
-            loss = sum(parts.values())
-            if not torch.isfinite(loss):
-                terms = {k: float(v.detach()) for k, v in parts.items()}
-                raise FloatingPointError(
-                    f'GradInversion: the objective is {loss.item()} at '
-                    f'iteration {self.iteration} (seed {g}, terms {terms}); '
-                    'lower lr or the term weights. The best images so far '
-                    'are kept in best_images.')
-            loss.backward()
-            total += float(loss.detach())
-            for key, value in parts.items():
-                totals[key] = totals.get(key, 0.0) + float(value.detach())
+        values = self._backward_all_seeds()
+        totals = {key: sum(row) for key, row in values.items()}
+        # Seed by seed, each seed's terms in order: the loop's summation.
+        total = sum(
+            sum(row[g] for row in values.values())
+            for g in range(s.num_seeds))
         if total < self.best_loss:
             self.best_loss = total
             self.best_images = self.images.detach().clone()
@@ -200,7 +325,7 @@ class GradInversion:
             if s.noise:
                 self.images.add_(lr * s.noise * torch.randn(
                     self.images.shape, generator=self.generator,
-                    device=self.images.device))
+                    device=self.images.device, dtype=self.images.dtype))
             self.images.clamp_(self.lower, self.upper)
         self.iteration += 1
         totals['total'] = total

@@ -1,0 +1,202 @@
+# Copyright (c) mmext contributors. All rights reserved.
+"""Iterations per second of GradInversion with its seeds (restarts) in a
+Python loop and batched into one computation.
+
+Usage::
+
+    python tools/analysis_tools/benchmark_gradinversion_restarts.py \\
+        configs/gradinversion/gradinversion_resnet18-w32_b8-600it_shapes-64px.py \\
+        --checkpoint work_dirs/cls_s0/epoch_5.pth \\
+        [--iterations 20] [--repeats 3] [--warmup 2] [--threads T [T ...]]
+
+In one process, on the config's first attacked batch (Yin et al., "See
+through Gradients: Image Batch Recovery via GradInversion", CVPR 2021,
+arXiv 2104.07586; drawn as ``mmext.GradInversionLoop`` draws it), every
+repeat times ``--iterations`` steps of ``mmext.inversion.GradInversion``
+with ``attack.batched_seeds=False`` (the loop) and ``True`` (batched), on
+the same victim, target and initial images, alternating which path goes
+first. It prints both rates per repeat, their medians and the median of
+the per-repeat ratios (batched / loop), which is robust to a machine
+whose load drifts, and how far apart the two paths' images ended (they
+compute the same objective; in float32 their rounding differences, ~1e-6
+after one step, grow over Adam's steps to ~1e-2 after 20). The load
+average is printed too: on a shared machine, read the ratio rather than
+the rates.
+
+``--threads 1 2`` repeats the comparison for each intra-op thread count:
+on a CPU whose cores other processes also use, fewer threads than cores
+can be much faster for both paths, and the ratio depends on it.
+"""
+import argparse
+import dataclasses
+import os
+import statistics
+import time
+from typing import Dict, List
+
+import mmext  # noqa: F401  (registries)
+import torch
+from mmengine.config import Config
+from tqdm import tqdm
+
+from mmext.apis import init_model
+from mmext.engine.runner.gradinversion_loop import build_settings
+from mmext.inversion import (GradInversion, InversionSettings,
+                             InversionTarget, dataset_labels,
+                             dataset_target, draw_target_batches,
+                             valid_range)
+from mmext.inversion.targets import pixel_mean_std
+from mmext.registry import DATASETS
+
+PATHS = {'loop': False, 'batched': True}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (``argv`` defaults to ``sys.argv[1:]``)."""
+    parser = argparse.ArgumentParser(
+        description='Iterations per second of GradInversion with its seeds '
+        'in a Python loop and batched (attack.batched_seeds), interleaved '
+        'in one process')
+    parser.add_argument('config', help='GradInversion config file')
+    parser.add_argument(
+        '--checkpoint', required=True, help='weights of the attacked model')
+    parser.add_argument(
+        '--iterations',
+        type=int,
+        default=20,
+        help='timed steps per path and repeat (default: 20)')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=3,
+        help='repeats; the medians are over them (default: 3)')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=2,
+        help='untimed steps before each timed run (default: 2)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        nargs='+',
+        help='torch intra-op thread counts to compare the paths at, one '
+        'after the other (default: torch\'s own choice)')
+    args = parser.parse_args(argv)
+    for name in ('iterations', 'repeats'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be >= 1')
+    if args.threads is not None and min(args.threads) < 1:
+        parser.error('--threads must be >= 1')
+    if args.warmup < 0:
+        parser.error('--warmup must be >= 0')
+    return args
+
+
+def first_target(cfg: Config, model: torch.nn.Module) -> InversionTarget:
+    """The first batch ``test_cfg`` attacks, as the loop draws it."""
+    loop = cfg.test_cfg
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    indices = draw_target_batches(
+        dataset_labels(dataset), loop.get('batch_size', 8), 1,
+        loop.get('sampling', 'distinct_labels'), loop.get('seed', 0))[0]
+    return dataset_target(model, dataset, indices,
+                          loop.get('labels', 'recovered'),
+                          with_features=False)
+
+
+def build_attack(model: torch.nn.Module, target: InversionTarget,
+                 settings: InversionSettings, batched: bool,
+                 seed: int) -> GradInversion:
+    """A fresh attack on ``target`` with ``batched_seeds=batched``."""
+    lower, upper = valid_range(*(t.tolist() for t in pixel_mean_std(model)))
+    return GradInversion(
+        model,
+        target.gradients,
+        target.labels,
+        target.image_shape,
+        lower,
+        upper,
+        dataclasses.replace(settings, batched_seeds=batched),
+        seed=seed,
+        true_images=target.images)
+
+
+def timed_steps(attack: GradInversion, warmup: int, iterations: int,
+                bar: tqdm) -> float:
+    """Iterations per second of ``iterations`` steps after ``warmup``."""
+    for _ in range(warmup):
+        attack.step()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        attack.step()
+        bar.update()
+    return iterations / (time.perf_counter() - start)
+
+
+def compare(model: torch.nn.Module, target: InversionTarget,
+            settings: InversionSettings, seed: int,
+            args: argparse.Namespace) -> Dict[str, List[float]]:
+    """Interleaved timings at the current thread count: path name -> it/s
+    per repeat, and 'ratio' -> batched / loop per repeat."""
+    rates: Dict[str, List[float]] = {name: [] for name in PATHS}
+    rates['ratio'] = []
+    total = 2 * args.repeats * args.iterations
+    with tqdm(total=total, desc=f'{torch.get_num_threads()} threads',
+              unit='it') as bar:
+        for repeat in range(args.repeats):
+            order = list(PATHS) if repeat % 2 == 0 else list(PATHS)[::-1]
+            images = {}
+            for name in order:
+                attack = build_attack(model, target, settings, PATHS[name],
+                                      seed)
+                rates[name].append(
+                    timed_steps(attack, args.warmup, args.iterations, bar))
+                images[name] = attack.images.detach()
+            rates['ratio'].append(rates['batched'][-1] / rates['loop'][-1])
+            difference = (images['loop'] - images['batched']).abs().max()
+            bar.write(f'repeat {repeat + 1}/{args.repeats}: loop '
+                      f'{rates["loop"][-1]:.3f} it/s, batched '
+                      f'{rates["batched"][-1]:.3f} it/s, ratio '
+                      f'{rates["ratio"][-1]:.2f}; max |images difference| '
+                      f'{float(difference):.2e}; load average '
+                      f'{os.getloadavg()[0]:.2f}')
+    return rates
+
+
+def summary(rates: Dict[str, List[float]], args: argparse.Namespace) -> str:
+    """One line: the medians over the repeats."""
+    loop = statistics.median(rates['loop'])
+    batched = statistics.median(rates['batched'])
+    ratio = statistics.median(rates['ratio'])
+    return (f'{torch.get_num_threads()} threads, median over '
+            f'{args.repeats} repeats of {args.iterations} iterations: loop '
+            f'{loop:.3f} it/s ({1 / loop:.3f} s/it), batched '
+            f'{batched:.3f} it/s ({1 / batched:.3f} s/it), batched/loop '
+            f'{ratio:.2f}x')
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status."""
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    settings = build_settings(dict(cfg.test_cfg.get('attack', {})))
+    model = init_model(cfg, args.checkpoint).eval()
+    target = first_target(cfg, model)
+    seed = cfg.test_cfg.get('seed', 0)
+    print(f'{args.config}: {settings.num_seeds} seeds x batch '
+          f'{target.batch_size} x {tuple(target.image_shape)}, '
+          f'{os.cpu_count()} CPUs, load average '
+          f'{os.getloadavg()[0]:.2f} at the start')
+    lines = []
+    for threads in args.threads or [torch.get_num_threads()]:
+        torch.set_num_threads(threads)
+        lines.append(summary(compare(model, target, settings, seed, args),
+                             args))
+        print(lines[-1])
+    if len(lines) > 1:
+        print('\n'.join(['summary:'] + lines))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
