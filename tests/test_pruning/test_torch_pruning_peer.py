@@ -178,7 +178,7 @@ def test_compare_tool_runs_both_pruners_and_resumes(halp_cfg, tmp_path,
     work_dir = str(tmp_path / 'compare')
     argv = [config, '--targets', '0.5', '--seeds', '0', '--work-dir',
             work_dir, '--repeats', '2', '--calibration-batches', '2',
-            '--calibration-points', '3']
+            '--calibration-points', '3', '--rounds', '1']
     tool = _compare_tool()
     assert tool.main(argv) == 0
     results = json.load(open(osp.join(work_dir, 'compare.json')))
@@ -218,3 +218,17 @@ def test_calibration_interpolates_the_measured_latency():
     assert tool.interpolate_ratio(trials, 0.95)[0] == pytest.approx(
         0.2 * 0.05 / 0.1)
     assert tool.interpolate_ratio(trials, 0.1)[:2] == (0.8, 0.8)
+
+
+def test_a_second_round_moves_the_ratio_by_the_one_shot_distance():
+    from types import SimpleNamespace
+    tool = _compare_tool()
+    trials = [dict(pruning_ratio=r, latency=1 - r) for r in (0.2, 0.4, 0.6, 0.8)]
+    comparison = SimpleNamespace(results=dict(calibration={
+        '0.5': dict(trials=trials, target_latency=0.5, pruning_ratio=0.5)}))
+    # round 1 at 0.5 measured 0.3, which one-shot pruning reaches at 0.7:
+    # iterative pruning removed 0.2 more, so round 2 asks for 0.3
+    ratio = tool.Comparison.corrected_ratio(comparison, '0.5', 0.5, 0.3)
+    assert ratio == pytest.approx(0.3)
+    assert tool.tp_run_name(0.5, 1, 2) == 'tp-0.5_s1_r2'
+    assert tool.tp_run_name(0.5, 1, 1) == 'tp-0.5_s1'
