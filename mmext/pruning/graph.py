@@ -227,6 +227,37 @@ def output_modules(graph) -> set:
     }
 
 
+def output_producers(graph) -> set:
+    """The conv / linear layers whose output channels reach the traced
+    outputs, directly or through coupled layers (an FPN level that also
+    feeds a pooled extra level, a classifier's logits).
+
+    These are the producers of the groups :func:`build_channel_groups`
+    leaves out; a pruner that is told to ignore them keeps every output
+    channel the scope's consumers read.
+
+    Args:
+        graph (torch_pruning.DependencyGraph): From
+            :func:`dependency_graph`.
+
+    Returns:
+        set[nn.Module]: The protected layers.
+    """
+    outputs = output_modules(graph)
+    protected = set()
+    for tp_group in graph.get_all_groups(
+            root_module_types=(nn.modules.conv._ConvNd, nn.Linear)):
+        items = [(item.dep.target.module,
+                  getattr(item.dep.handler, '__name__', ''))
+                 for item in tp_group.items]
+        producers = [m for m, handler in items
+                     if _role(m, handler) == PRODUCER]
+        if any(type(m).__name__ == '_OutputOp' for m, _ in items) or any(
+                m in outputs for m in producers):
+            protected.update(producers)
+    return protected
+
+
 def build_channel_groups(
         model: nn.Module,
         example_inputs: Inputs,

@@ -15,9 +15,9 @@ latency).
 :class:`TorchPruningPeer` runs that pruner on a model being trained, the
 way :class:`mmext.engine.hooks.HALPHook` runs HALP:
 
-- the scope's output layers (a classifier's logits, an FPN's output
-  convolutions) are never pruned, as in mmext's channel groups
-  (:func:`mmext.pruning.graph.output_modules`);
+- the channels that reach the scope's outputs (a classifier's logits, an
+  FPN's levels) are never pruned, as in mmext's channel groups
+  (:func:`mmext.pruning.graph.output_producers`);
 - Taylor importance (``GroupTaylorImportance``, ``|w * dL/dw|`` summed over
   each group) reads the gradients summed over the iterations since the
   last step, as Torch-Pruning's own benchmarks sum them over several
@@ -34,7 +34,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import torch
 from torch import nn
 
-from .graph import dependency_graph, example_inputs, output_modules, \
+from .graph import dependency_graph, example_inputs, output_producers, \
     traceable
 
 __all__ = ['TorchPruningPeer', 'move_parameter_state', 'IMPORTANCES']
@@ -136,7 +136,7 @@ class TorchPruningPeer:
         if unknown:
             raise ValueError(f'ignored_layers: no module named {unknown}')
         graph = dependency_graph(model, inputs, scope)
-        ignored = list(output_modules(graph)) + [
+        ignored = list(output_producers(graph)) + [
             modules[n] for n in ignored_layers
         ]
         was_training = model.training

@@ -18,7 +18,7 @@ from mmext.engine.hooks.torch_pruning_peer_hook import (SLIM_MODEL_FILE,
 from mmext.pruning.torch_pruning_peer import (TorchPruningPeer,
                                               move_parameter_state)
 from mmext.testing import run_distributed
-from ._models import REPO, SHAPE, find_hook, resnet18_classifier
+from ._models import REPO, SHAPE, Detector, find_hook, resnet18_classifier
 
 
 def _momentum_optimizer(model: nn.Module) -> torch.optim.SGD:
@@ -83,6 +83,24 @@ def test_a_step_removes_channels_keeps_outputs_and_momentum():
     # training goes on with the carried state
     model(torch.randn(2, *SHAPE)).sum().backward()
     optimizer.step()
+
+
+def test_fpn_levels_keep_their_channels_pooled_level_included():
+    model = Detector(width=8).eval()
+    scope = ('backbone', 'neck')
+    levels = model.neck(model.backbone(torch.randn(1, *SHAPE)))
+    assert len(levels) == 5  # four convolved levels and one max-pooled
+    peer = TorchPruningPeer(model, SHAPE, pruning_ratio=0.6,
+                            iterative_steps=1, round_to=2, scope=scope)
+    for param in model.parameters():
+        param.grad = torch.randn_like(param)
+    peer.accumulate_gradients()
+    total = sum(p.numel() for p in model.parameters())
+    peer.step()
+    assert sum(p.numel() for p in model.parameters()) < total
+    levels = model.neck(model.backbone(torch.randn(1, *SHAPE)))
+    assert [level.shape[1] for level in levels] == [16] * 5
+    assert model.backbone.layer1[0].conv1.out_channels < 8
 
 
 def test_bad_arguments_are_named():
