@@ -611,7 +611,8 @@ def save_figure(path: str, rows: List[List[torch.Tensor]],
         ax.set_xticks([])
         ax.set_title(f'batch {b}', fontsize=9)
     fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100),
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png', dpi=100,
+                                               bbox_inches='tight'),
                  suffix='.png')
     plt.close(fig)
 
