@@ -258,10 +258,13 @@ class Comparison:
             round_to=group or self.hook.get('channel_group_size', 8),
             scope=self.scope,
             ignored_layers=self.hook.get('ignored_layers', ()))
-        self.train(name, run, peer)
-        self.results['runs'][name].update(
-            pruning_ratio=ratio, round=round_index)
-        self.save()
+        if name in self.results['runs']:  # a kept run keeps its ratio
+            print(f'compare_pruners: {name} done before, kept')
+        else:
+            self.train(name, run, peer)
+            self.results['runs'][name].update(
+                pruning_ratio=ratio, round=round_index)
+            self.save()
         return name
 
     def corrected_ratio(self, key: str, ratio: float,
@@ -505,6 +508,7 @@ def main(argv=None) -> int:
                 comparison.torch_pruning(target, group, s, ratio,
                                          round_index) for s in args.seeds
             ]
+            ratio = comparison.results['runs'][names[0]]['pruning_ratio']
             peers += names
             comparison.measure_target(key, halp + peers)
             runs = comparison.results['runs']
