@@ -196,9 +196,10 @@ class TorchPruningPeer:
         """Run one dependency of a group, carrying the optimiser state."""
         module = dep.target.module
         if not isinstance(module, nn.Module):
-            raise NotImplementedError(
-                'TorchPruningPeer: pruning a bare nn.Parameter '
-                f'({dep.target.name}) is not supported')
+            raise TypeError(
+                'TorchPruningPeer: the model has a bare nn.Parameter in a '
+                f'channel group ({dep.target.name}); only channels of '
+                'layers (convolutions, linear layers, norms) are pruned here')
         before = dict(module.named_parameters(recurse=False))
         dep(idxs)
         if len(idxs) == 0:
