@@ -183,11 +183,14 @@ def test_mmpretrain_classifier_equals_the_loop():
     """The ``mode='tensor'`` forward of an mmpretrain classifier."""
     from mmpretrain.models import ImageClassifier
     torch.manual_seed(0)
+    # scoped types: they build whatever default scope an earlier test left
     model = ImageClassifier(
-        backbone=dict(type='ResNet', depth=18, stem_channels=4,
+        backbone=dict(type='mmpretrain.ResNet', depth=18, stem_channels=4,
                       base_channels=4, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=5, in_channels=32))
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=5,
+                  in_channels=32),
+        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
     model = model.double().eval()
     loop, batched = _attacks(model)
     for attack in (loop, batched):
