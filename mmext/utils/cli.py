@@ -1,12 +1,30 @@
 """Command-line arguments and the start shared by the scripts under
 ``tools/``."""
 import argparse
+import importlib.util
 import os
 import os.path as osp
 import sys
+from types import ModuleType
 from typing import Any, Callable, Optional, Sequence, Tuple, Type
 
 from mmengine.config import Config, DictAction
+
+
+def load_script(path: str, name: str) -> ModuleType:
+    """A script (the files under ``tools/`` are not a package) as a module.
+
+    Args:
+        path (str): The script's file.
+        name (str): The module name to give it.
+
+    Returns:
+        ModuleType: The executed module (its ``main`` does not run).
+    """
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:

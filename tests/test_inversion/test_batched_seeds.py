@@ -182,15 +182,10 @@ def test_non_finite_seed_is_named_and_best_images_kept():
 def test_mmpretrain_classifier_equals_the_loop():
     """The ``mode='tensor'`` forward of an mmpretrain classifier."""
     from mmpretrain.models import ImageClassifier
+
+    from mmext.testing.classifiers import resnet18_classifier_cfg
     torch.manual_seed(0)
-    # scoped types: they build whatever default scope an earlier test left
-    model = ImageClassifier(
-        backbone=dict(type='mmpretrain.ResNet', depth=18, stem_channels=4,
-                      base_channels=4, out_indices=(3, )),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=5,
-                  in_channels=32),
-        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
+    model = ImageClassifier(**resnet18_classifier_cfg(4, 5))
     model = model.double().eval()
     loop, batched = _attacks(model)
     for attack in (loop, batched):
@@ -230,10 +225,18 @@ def test_benchmark_tool(gi_folder, gi_cfg, tmp_path, capsys):
     path = str(tmp_path / 'gi.py')
     Config(cfg).dump(path)
     assert tool.main([path, '--checkpoint', checkpoint, '--iterations', '2',
-                      '--repeats', '2', '--warmup', '0', '--threads',
-                      '1']) == 0
+                      '--repeats', '2', '--warmup', '0', '--threads', '1',
+                      '--ceiling']) == 0
     out = capsys.readouterr().out
     assert '2 seeds x batch 4 x (3, 16, 16)' in out
     assert 'loop' in out and 'batched/loop' in out
+    assert 'pooled/loop (the ceiling of batching)' in out
+    # The ceiling's one seed attacks both seeds' worth of images at once,
+    # with their true labels.
+    model = init_model(Config.fromfile(path), checkpoint).eval()
+    single = tool.first_target(Config.fromfile(path), model)
+    pooled = tool.first_target(Config.fromfile(path), model, 2)
+    assert pooled.images.shape[0] == 2 * single.images.shape[0]
+    assert torch.equal(pooled.images[:4], single.images)
     with pytest.raises(SystemExit):
         tool.parse_args([path, '--checkpoint', checkpoint, '--repeats', '0'])

@@ -5,6 +5,7 @@ import torch
 
 from mmext.inversion import (LABEL_SOURCES, attack_labels,
                              last_linear_weight_index, recover_labels)
+from mmext.testing.classifiers import resnet18_classifier_cfg
 from mmpretrain.models import ImageClassifier
 
 
@@ -18,13 +19,7 @@ def _fc_gradient(model, images, labels):
 @pytest.fixture(scope='module')
 def classifier():
     torch.manual_seed(0)
-    model = ImageClassifier(
-        backbone=dict(type='mmpretrain.ResNet', depth=18, stem_channels=8,
-                      base_channels=8, out_indices=(3, )),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=20,
-                  in_channels=64),
-        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
+    model = ImageClassifier(**resnet18_classifier_cfg(8, 20))
     return model.eval()
 
 

@@ -14,6 +14,8 @@ from mmdet.models.necks import FPN
 from mmpretrain.models import ImageClassifier
 from torch import nn
 
+from mmext.testing.classifiers import resnet18_classifier_cfg
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HALP_CONFIG = osp.join(REPO, 'configs', 'halp',
                        'halp-50_resnet18-w32_1xb64-6e_shapes-64px.py')
@@ -28,23 +30,9 @@ def resnet18_classifier(width: int = 16, num_classes: int = 5,
     """mmpretrain's ResNet-18 classifier at ``width`` channels (stem and
     first stage), random BN stats."""
     torch.manual_seed(seed)
-    model = ImageClassifier(**classifier_cfg(width, num_classes))
+    model = ImageClassifier(**resnet18_classifier_cfg(width, num_classes))
     randomize_norms(model)
     return model
-
-
-def classifier_cfg(width: int = 16, num_classes: int = 5) -> dict:
-    """The arguments of mmpretrain's ``ImageClassifier`` for a ResNet-18 at
-    ``width`` channels (scoped types: they build from any scope)."""
-    return dict(
-        backbone=dict(type='mmpretrain.ResNet', depth=18,
-                      stem_channels=width, base_channels=width,
-                      out_indices=(3, )),
-        neck=dict(type='mmpretrain.GlobalAveragePooling'),
-        head=dict(type='mmpretrain.LinearClsHead', num_classes=num_classes,
-                  in_channels=8 * width,
-                  loss=dict(type='mmpretrain.CrossEntropyLoss')),
-        data_preprocessor=dict(type='mmpretrain.ClsDataPreprocessor'))
 
 
 def randomize_norms(model: nn.Module) -> None:

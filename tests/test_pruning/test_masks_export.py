@@ -9,7 +9,9 @@ from mmext.pruning.export import cut_to_widths, kept_widths, slim_model
 from mmext.pruning.graph import build_channel_groups
 from mmext.pruning.masks import apply_plan, full_masks, kept_fraction, \
     mask_optimizer_state, zero_plan
-from ._models import (Detector, classifier_cfg, randomize_norms,
+from mmext.testing.classifiers import resnet18_classifier_cfg
+
+from ._models import (Detector, randomize_norms,
                       resnet18_classifier)
 
 SHAPE = (3, 64, 64)
@@ -66,7 +68,7 @@ def test_masked_equals_slim_detector_scope():
 
 
 def test_pruned_model_config_loads_slim_weights_strictly():
-    cfg = dict(type='mmpretrain.ImageClassifier', **classifier_cfg(16, 5))
+    cfg = dict(type='mmpretrain.ImageClassifier', **resnet18_classifier_cfg(16, 5))
     dense = MODELS.build(cfg).eval()
     randomize_norms(dense)
     groups = build_channel_groups(dense, torch.randn(1, *SHAPE))

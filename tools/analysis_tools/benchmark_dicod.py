@@ -76,16 +76,21 @@ def training_batches(cfg: Config, count: int) -> List[dict]:
     return batches
 
 
+def stand_in_teacher(model_cfg: ConfigDict, work_dir: str) -> None:
+    """Point ``model_cfg.teacher_ckpt`` at a randomly initialised teacher
+    of the configured architecture, saved in ``work_dir``."""
+    teacher = MODELS.build(teacher_model_cfg(model_cfg.teacher))
+    model_cfg.teacher_ckpt = f'{work_dir}/teacher.pth'
+    torch.save(dict(state_dict=teacher.state_dict()), model_cfg.teacher_ckpt)
+
+
 def build_models(cfg: Config, random_teacher: bool,
                  work_dir: str) -> Dict[str, torch.nn.Module]:
     """The student alone and each distiller variant, same student
     weights."""
     model_cfg = copy.deepcopy(cfg.model)
     if random_teacher:
-        teacher = MODELS.build(teacher_model_cfg(model_cfg.teacher))
-        model_cfg.teacher_ckpt = f'{work_dir}/teacher.pth'
-        torch.save(dict(state_dict=teacher.state_dict()),
-                   model_cfg.teacher_ckpt)
+        stand_in_teacher(model_cfg, work_dir)
     torch.manual_seed(0)
     student = MODELS.build(ConfigDict(model_cfg.student, _scope_='mmdet'))
     student.init_weights()
@@ -100,8 +105,10 @@ def build_models(cfg: Config, random_teacher: bool,
     return models
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def distiller_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``--cfg-options`` applied, after checking that
+    it holds an ``mmext.DICODDistiller``; sets the thread count and the
+    config's default scope."""
     torch.set_num_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -110,6 +117,12 @@ def main(argv=None) -> int:
         raise SystemExit(f'config: {args.config} has no mmext.DICODDistiller'
                          ' model')
     init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    cfg = distiller_config(args)
     batches = training_batches(cfg, args.batches)
     with tempfile.TemporaryDirectory() as work_dir:
         models = build_models(cfg, args.random_teacher, work_dir)

@@ -26,13 +26,21 @@ the rates.
 ``--threads 1 2`` repeats the comparison for each intra-op thread count:
 on a CPU whose cores other processes also use, fewer threads than cores
 can be much faster for both paths, and the ratio depends on it.
+
+``--ceiling`` also times, interleaved with the two paths, one seed that
+attacks all ``seeds x batch`` images as a single batch (``seeds``
+batches of the config's sampling, put together; true labels). It is not
+the attack (its weight gradient and its BN statistics pool what the seeds
+keep apart), but it does the same arithmetic with no per-seed work at
+all, so ``pooled / loop`` bounds what any batching of the seeds can gain
+on this machine.
 """
 import argparse
 import dataclasses
 import os
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import mmext  # noqa: F401  (registries)
 import torch
@@ -76,6 +84,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=2,
         help='untimed steps before each timed run (default: 2)')
     parser.add_argument(
+        '--ceiling',
+        action='store_true',
+        help='also time one seed on all seeds x batch images pooled, the '
+        'upper bound of batching')
+    parser.add_argument(
         '--threads',
         type=int,
         nargs='+',
@@ -92,14 +105,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def first_target(cfg: Config, model: torch.nn.Module) -> InversionTarget:
-    """The first batch ``test_cfg`` attacks, as the loop draws it."""
+def first_target(cfg: Config, model: torch.nn.Module,
+                 pooled_batches: int = 0) -> InversionTarget:
+    """The first batch ``test_cfg`` attacks, as the loop draws it; with
+    ``pooled_batches`` > 0, that many batches put together into one
+    target with true labels (the ``--ceiling`` path)."""
     loop = cfg.test_cfg
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
-    indices = draw_target_batches(
-        dataset_labels(dataset), loop.get('batch_size', 8), 1,
-        loop.get('sampling', 'distinct_labels'), loop.get('seed', 0))[0]
-    return dataset_target(model, dataset, indices,
+    batches = draw_target_batches(
+        dataset_labels(dataset), loop.get('batch_size', 8),
+        max(1, pooled_batches), loop.get('sampling', 'distinct_labels'),
+        loop.get('seed', 0))
+    if pooled_batches:
+        return dataset_target(model, dataset, sum(batches, []), 'true',
+                              with_features=False)
+    return dataset_target(model, dataset, batches[0],
                           loop.get('labels', 'recovered'),
                           with_features=False)
 
@@ -121,6 +141,15 @@ def build_attack(model: torch.nn.Module, target: InversionTarget,
         true_images=target.images)
 
 
+def build_pooled_attack(model: torch.nn.Module, pooled: InversionTarget,
+                        settings: InversionSettings,
+                        seed: int) -> GradInversion:
+    """One seed on the pooled target (the ``--ceiling`` path)."""
+    return build_attack(model, pooled,
+                        dataclasses.replace(settings, num_seeds=1), False,
+                        seed)
+
+
 def timed_steps(attack: GradInversion, warmup: int, iterations: int,
                 bar: tqdm) -> float:
     """Iterations per second of ``iterations`` steps after ``warmup``."""
@@ -133,31 +162,47 @@ def timed_steps(attack: GradInversion, warmup: int, iterations: int,
     return iterations / (time.perf_counter() - start)
 
 
-def compare(model: torch.nn.Module, target: InversionTarget,
-            settings: InversionSettings, seed: int,
-            args: argparse.Namespace) -> Dict[str, List[float]]:
+def compare(
+        model: torch.nn.Module,
+        target: InversionTarget,
+        settings: InversionSettings,
+        seed: int,
+        args: argparse.Namespace,
+        pooled: Optional[InversionTarget] = None) -> Dict[str, List[float]]:
     """Interleaved timings at the current thread count: path name -> it/s
-    per repeat, and 'ratio' -> batched / loop per repeat."""
-    rates: Dict[str, List[float]] = {name: [] for name in PATHS}
+    per repeat, 'ratio' -> batched / loop per repeat and, with a
+    ``pooled`` target, 'ceiling' -> pooled / loop per repeat."""
+    paths = list(PATHS) + (['pooled'] if pooled is not None else [])
+    rates: Dict[str, List[float]] = {name: [] for name in paths}
     rates['ratio'] = []
-    total = 2 * args.repeats * args.iterations
+    total = len(paths) * args.repeats * args.iterations
     with tqdm(total=total, desc=f'{torch.get_num_threads()} threads',
               unit='it') as bar:
         for repeat in range(args.repeats):
-            order = list(PATHS) if repeat % 2 == 0 else list(PATHS)[::-1]
+            order = paths if repeat % 2 == 0 else paths[::-1]
             images = {}
             for name in order:
-                attack = build_attack(model, target, settings, PATHS[name],
-                                      seed)
+                if name == 'pooled':
+                    attack = build_pooled_attack(model, pooled, settings,
+                                                 seed)
+                else:
+                    attack = build_attack(model, target, settings,
+                                          PATHS[name], seed)
                 rates[name].append(
                     timed_steps(attack, args.warmup, args.iterations, bar))
                 images[name] = attack.images.detach()
             rates['ratio'].append(rates['batched'][-1] / rates['loop'][-1])
+            line = (f'repeat {repeat + 1}/{args.repeats}: loop '
+                    f'{rates["loop"][-1]:.3f} it/s, batched '
+                    f'{rates["batched"][-1]:.3f} it/s, ratio '
+                    f'{rates["ratio"][-1]:.2f}')
+            if pooled is not None:
+                rates.setdefault('ceiling', []).append(
+                    rates['pooled'][-1] / rates['loop'][-1])
+                line += (f'; pooled {rates["pooled"][-1]:.3f} it/s, '
+                         f'ceiling {rates["ceiling"][-1]:.2f}')
             difference = (images['loop'] - images['batched']).abs().max()
-            bar.write(f'repeat {repeat + 1}/{args.repeats}: loop '
-                      f'{rates["loop"][-1]:.3f} it/s, batched '
-                      f'{rates["batched"][-1]:.3f} it/s, ratio '
-                      f'{rates["ratio"][-1]:.2f}; max |images difference| '
+            bar.write(f'{line}; max |images difference| '
                       f'{float(difference):.2e}; load average '
                       f'{os.getloadavg()[0]:.2f}')
     return rates
@@ -168,11 +213,16 @@ def summary(rates: Dict[str, List[float]], args: argparse.Namespace) -> str:
     loop = statistics.median(rates['loop'])
     batched = statistics.median(rates['batched'])
     ratio = statistics.median(rates['ratio'])
-    return (f'{torch.get_num_threads()} threads, median over '
+    line = (f'{torch.get_num_threads()} threads, median over '
             f'{args.repeats} repeats of {args.iterations} iterations: loop '
             f'{loop:.3f} it/s ({1 / loop:.3f} s/it), batched '
             f'{batched:.3f} it/s ({1 / batched:.3f} s/it), batched/loop '
             f'{ratio:.2f}x')
+    if 'ceiling' in rates:
+        pooled = statistics.median(rates['pooled'])
+        line += (f', pooled {pooled:.3f} it/s, pooled/loop (the ceiling '
+                 f'of batching) {statistics.median(rates["ceiling"]):.2f}x')
+    return line
 
 
 def main(argv=None) -> int:
@@ -182,6 +232,8 @@ def main(argv=None) -> int:
     settings = build_settings(dict(cfg.test_cfg.get('attack', {})))
     model = init_model(cfg, args.checkpoint).eval()
     target = first_target(cfg, model)
+    pooled = (first_target(cfg, model, settings.num_seeds)
+              if args.ceiling else None)
     seed = cfg.test_cfg.get('seed', 0)
     print(f'{args.config}: {settings.num_seeds} seeds x batch '
           f'{target.batch_size} x {tuple(target.image_shape)}, '
@@ -190,8 +242,9 @@ def main(argv=None) -> int:
     lines = []
     for threads in args.threads or [torch.get_num_threads()]:
         torch.set_num_threads(threads)
-        lines.append(summary(compare(model, target, settings, seed, args),
-                             args))
+        lines.append(
+            summary(compare(model, target, settings, seed, args, pooled),
+                    args))
         print(lines[-1])
     if len(lines) > 1:
         print('\n'.join(['summary:'] + lines))

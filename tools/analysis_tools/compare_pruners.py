@@ -45,7 +45,6 @@ import os.path as osp
 import platform
 import statistics
 import sys
-import time
 from datetime import date
 from typing import Dict, List, Tuple
 
@@ -71,6 +70,7 @@ from mmext.pruning.record import PruningRecord  # noqa: E402
 from mmext.pruning.torch_pruning_peer import TorchPruningPeer  # noqa: E402
 from mmext.utils.atomic import atomic_torch_save, \
     atomic_write_json  # noqa: E402
+from mmext.utils.train_run import train_and_read_metric  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -192,20 +192,10 @@ class Comparison:
         runner = Runner.from_cfg(run)
         if extra_hook is not None:
             runner.register_hook(extra_hook)
-        start = time.perf_counter()
-        runner.train()
-        seconds = time.perf_counter() - start
-        key = f'val/{self.args.metric}'
-        scalars = runner.message_hub.log_scalars
-        if key not in scalars:
-            logged = sorted(k for k in scalars if k.startswith('val/'))
-            raise SystemExit(f'compare_pruners: no validation metric '
-                             f'{self.args.metric!r}; the run logged '
-                             f'{logged}; pass --metric')
+        metric, seconds = train_and_read_metric(runner, self.args.metric,
+                                                'compare_pruners')
         self.results['runs'][name] = dict(
-            metric=float(scalars[key].current()),
-            seconds=seconds,
-            work_dir=run.work_dir)
+            metric=metric, seconds=seconds, work_dir=run.work_dir)
         del runner
         gc.collect()
         self.save()

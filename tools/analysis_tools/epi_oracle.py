@@ -36,7 +36,6 @@ import os
 import os.path as osp
 import platform
 import sys
-import time
 from datetime import date
 
 import torch
@@ -48,6 +47,7 @@ sys.path.insert(0, REPO)
 
 from mmext.engine.hooks.pruning_config import \
     pruning_hook_index  # noqa: E402
+from mmext.utils.train_run import train_and_read_metric  # noqa: E402
 from mmext.visualization.epi_plot import plot_oracle  # noqa: E402
 
 
@@ -141,19 +141,9 @@ def run_configs(cfg: Config, args, work_dir: str) -> dict:
 def train_one(cfg: Config, metric: str) -> dict:
     """Train one run; its final metric, wall-clock and EPI history."""
     runner = Runner.from_cfg(cfg)
-    start = time.perf_counter()
-    runner.train()
-    seconds = time.perf_counter() - start
-    key = f'val/{metric}'
-    if key not in runner.message_hub.log_scalars:
-        logged = sorted(k for k in runner.message_hub.log_scalars
-                        if k.startswith('val/'))
-        raise SystemExit(f'epi_oracle: no validation metric {metric!r}; '
-                         f'the run logged {logged}; pass --metric')
+    value, seconds = train_and_read_metric(runner, metric, 'epi_oracle')
     result = dict(
-        metric=float(runner.message_hub.log_scalars[key].current()),
-        seconds=seconds,
-        epochs=cfg.train_cfg.max_epochs)
+        metric=value, seconds=seconds, epochs=cfg.train_cfg.max_epochs)
     hook = next((h for h in runner.hooks if type(h).__name__ == 'EPIHook'),
                 None)
     if hook is not None:
