@@ -550,19 +550,15 @@ def markdown_report(report: dict) -> str:
         '| batch | method | label acc (%) | PSNR (dB) | SSIM | s / batch '
         '| s / iteration |', '|---|---|---:|---:|---:|---:|---:|'
     ]
-    for batch in report['batches']:
-        for name in methods:
-            r = batch['methods'][name]
-            lines.append(
-                f"| {batch['batch']} | {name} | {r['label_accuracy']:.1f} | "
+    def row(batch, name: str, r: dict) -> str:
+        return (f"| {batch} | {name} | {r['label_accuracy']:.1f} | "
                 f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['seconds']:.1f} | "
                 f"{r['seconds_per_iteration']:.3f} |")
-    for name in methods:
-        r = report['summary'][name]
-        lines.append(
-            f"| mean | {name} | {r['label_accuracy']:.1f} | "
-            f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['seconds']:.1f} | "
-            f"{r['seconds_per_iteration']:.3f} |")
+
+    for batch in report['batches']:
+        lines += [row(batch['batch'], name, batch['methods'][name])
+                  for name in methods]
+    lines += [row('mean', name, report['summary'][name]) for name in methods]
     if report.get('mapping'):
         lines += [
             '', '## mmext-matched: breaching settings in mmext', '',

@@ -195,6 +195,15 @@ def train(config: str, work_dir: str, seed: int,
                          f'is in {work_dir}')
 
 
+def objects_per_image(dataset, num_classes: int) -> np.ndarray:
+    """``[images, classes]`` objects of each class in each image of a
+    detection dataset (``get_cat_ids`` lists one class per object)."""
+    counts = np.zeros((len(dataset), num_classes), dtype=np.int64)
+    for i in range(len(dataset)):
+        np.add.at(counts[i], np.asarray(dataset.get_cat_ids(i), np.int64), 1)
+    return counts
+
+
 def epoch_draws(cfg: Config, epochs: int) -> List[Dict]:
     """What the run's training sampler draws, epoch by epoch.
 
@@ -223,8 +232,7 @@ def epoch_draws(cfg: Config, epochs: int) -> List[Dict]:
                 loader.batch_sampler,
                 default_args=dict(
                     sampler=sampler, batch_size=loader.batch_size))
-    num_classes = len(dataset.metainfo['classes'])
-    cat_ids = [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
+    per_image = objects_per_image(dataset, len(dataset.metainfo['classes']))
     draws = []
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
@@ -233,14 +241,11 @@ def epoch_draws(cfg: Config, epochs: int) -> List[Dict]:
             iterations = math.ceil(len(indices) / loader.batch_size)
         else:
             iterations = sum(1 for _ in batch_sampler)
-        objects = np.zeros(num_classes, dtype=np.int64)
-        for index in indices:
-            np.add.at(objects, np.asarray(cat_ids[index], dtype=np.int64), 1)
         draws.append(
             dict(
                 images=len(indices),
                 iterations=iterations,
-                objects=objects.tolist()))
+                objects=per_image[indices].sum(0).tolist()))
     return draws
 
 
@@ -260,10 +265,8 @@ def dataset_objects(cfg: Config) -> Dict:
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         dataset = DATASETS.build(dataset_cfg)
     classes = list(dataset.metainfo['classes'])
-    counts = np.zeros(len(classes), dtype=np.int64)
-    for i in range(len(dataset)):
-        np.add.at(counts, np.asarray(dataset.get_cat_ids(i), np.int64), 1)
-    return dict(classes=classes, objects=counts.tolist(), images=len(dataset))
+    objects = objects_per_image(dataset, len(classes)).sum(0)
+    return dict(classes=classes, objects=objects.tolist(), images=len(dataset))
 
 
 def _mean_range(values: List[float], scale: float = 1.0,
@@ -273,6 +276,14 @@ def _mean_range(values: List[float], scale: float = 1.0,
     if len(values) > 1:
         text += f' ({min(values):.{digits}f}-{max(values):.{digits}f})'
     return text
+
+
+def run_draws(results: dict, name: str) -> List[Dict]:
+    """Every epoch drawn for sampler ``name``, over all its seeds."""
+    return [
+        draw for seed in results['seeds'] for draw in results['runs'].get(
+            f'{name}-s{seed}', {}).get('draws', [])
+    ]
 
 
 def table(results: dict) -> str:
@@ -309,10 +320,7 @@ def table(results: dict) -> str:
     ]
     data = results.get('dataset')
     for name in names:
-        draws = [
-            d for s in seeds
-            for d in results['runs'].get(f'{name}-s{s}', {}).get('draws', [])
-        ]
+        draws = run_draws(results, name)
         if not draws:
             continue
         images = [d['images'] for d in draws]
@@ -327,10 +335,7 @@ def table(results: dict) -> str:
             ' | '.join(str(n) for n in data['objects']) + ' |'
         ]
         for name in names:
-            draws = [
-                d for s in seeds for d in results['runs'].get(
-                    f'{name}-s{s}', {}).get('draws', [])
-            ]
+            draws = run_draws(results, name)
             if draws:
                 shown = exposure(draws, data['objects'])
                 lines.append(f'| {name}: shown per epoch / in the data | ' +
