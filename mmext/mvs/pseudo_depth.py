@@ -84,6 +84,9 @@ class PseudoLabelSettings:
         normal_neighbours: Points per normal fit.
         poisson_depth: Octree depth of the screened Poisson reconstruction
             (the reference: 12).
+        poisson_threads: Threads of that reconstruction; None: this
+            process's share of the CPUs it may use, so that the ranks of one
+            machine do not oversubscribe its cores.
         trim_quantile: Vertices below this quantile of the Poisson density
             are removed (0.05).
         min_texture: Pixels whose reference image varies less than this
@@ -108,6 +111,7 @@ class PseudoLabelSettings:
     max_sources: int = 10
     normal_neighbours: int = 10
     poisson_depth: int = 12
+    poisson_threads: Optional[int] = None
     trim_quantile: float = 0.05
     min_texture: Optional[float] = None
     texture_window: int = 5
@@ -263,8 +267,9 @@ def label_scan(views: Dict[int, ViewPrediction], pairs: Dict[int, list],
     index = np.searchsorted(np.array(sorted(views)), view_ids)
     normals = oriented_normals(points, centres[index],
                                settings.normal_neighbours)
-    vertices, faces, density = screened_poisson(points, normals,
-                                                settings.poisson_depth)
+    vertices, faces, density = screened_poisson(
+        points, normals, settings.poisson_depth,
+        threads=settings.poisson_threads)
     vertices, faces = trim_by_density(vertices, faces, density,
                                       settings.trim_quantile)
     if settings.max_point_distance is not None:

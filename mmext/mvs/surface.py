@@ -12,10 +12,11 @@ through pymeshlab (``pip install pymeshlab``), which ships the authors'
 implementation; normals are estimated from the point neighbourhoods and
 oriented towards the camera that saw each point.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
+from mmext.utils.cpus import threads_per_process
 from mmext.utils.optional import require_package
 
 __all__ = [
@@ -62,7 +63,7 @@ def oriented_normals(points: np.ndarray, camera_centres: np.ndarray,
 
 def screened_poisson(points: np.ndarray, normals: np.ndarray,
                      depth: int = 12, samples_per_node: float = 1.5,
-                     point_weight: float = 4.0
+                     point_weight: float = 4.0, threads: Optional[int] = None
                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Screened Poisson reconstruction of an oriented point cloud.
 
@@ -73,6 +74,11 @@ def screened_poisson(points: np.ndarray, normals: np.ndarray,
         samples_per_node (float): Minimum points per octree node.
         point_weight (float): Interpolation weight of the points (the
             screening term; 4 is the authors' default).
+        threads (int, optional): OpenMP threads of the reconstruction.
+            None: this process's share of the CPUs it may use
+            (:func:`mmext.utils.cpus.threads_per_process`), not the
+            library's default of the machine's hardware concurrency, which
+            oversubscribes the cores when several ranks reconstruct at once.
 
     Returns:
         tuple[np.ndarray, np.ndarray, np.ndarray]: ``vertices`` float64
@@ -87,7 +93,8 @@ def screened_poisson(points: np.ndarray, normals: np.ndarray,
         v_normals_matrix=np.asarray(normals, dtype=np.float64)))
     meshes.generate_surface_reconstruction_screened_poisson(
         depth=int(depth), samplespernode=float(samples_per_node),
-        pointweight=float(point_weight), preclean=True)
+        pointweight=float(point_weight), preclean=True,
+        threads=int(threads or threads_per_process()))
     mesh = meshes.current_mesh()
     return (np.array(mesh.vertex_matrix(), dtype=np.float64),
             np.array(mesh.face_matrix(), dtype=np.int64),

@@ -283,6 +283,38 @@ def test_a_missing_optional_package_names_the_install(monkeypatch):
         screened_poisson(np.zeros((10, 3)), np.ones((10, 3)))
 
 
+def _unit_sphere(count: int = 3000) -> np.ndarray:
+    points = np.random.default_rng(0).normal(size=(count, 3))
+    return points / np.linalg.norm(points, axis=1, keepdims=True)
+
+
+def test_poisson_threads_are_this_rank_s_share_of_the_cpus(monkeypatch):
+    """pymeshlab's default is the machine's hardware concurrency: two ranks
+    on a container's share of a large host then oversubscribe its cores and
+    each reconstruction slows down by orders of magnitude."""
+    pymeshlab = require_package('pymeshlab', 'Screened Poisson')
+    from mmext.mvs import surface
+    asked = []
+    reconstruct = pymeshlab.MeshSet.\
+        generate_surface_reconstruction_screened_poisson
+
+    def recording(self, **kwargs):
+        asked.append(kwargs['threads'])
+        return reconstruct(self, **kwargs)
+
+    monkeypatch.setattr(pymeshlab.MeshSet,
+                        'generate_surface_reconstruction_screened_poisson',
+                        recording)
+    monkeypatch.setattr('mmext.utils.cpus.available_cpus', lambda: 6)
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')
+    sphere = _unit_sphere()
+    vertices, faces, _ = surface.screened_poisson(sphere, sphere, depth=5)
+    surface.screened_poisson(sphere, sphere, depth=5, threads=1)
+    assert asked == [3, 1]
+    radii = np.linalg.norm(vertices, axis=1)
+    assert len(faces) > 100 and abs(np.median(radii) - 1) < 0.05
+
+
 def test_untextured_pixels_leave_the_fusion():
     image = np.zeros((12, 16, 3), np.uint8)
     image[:, 8:] = (np.indices((12, 8)).sum(0) % 2 * 255)[..., None]
