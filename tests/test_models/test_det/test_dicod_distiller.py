@@ -203,6 +203,79 @@ def test_only_positives_are_distilled(family, dicod_teacher):
         assert not torch.allclose(positives[key], clean[key])
 
 
+def _kd_loc_inputs(model, data, monkeypatch) -> tuple:
+    """``loss_kd_loc``, the number of positives and the rois KD_loc got."""
+    from mmext.models.det.dicod import distiller
+    seen = {}
+
+    def recording_subset(count, limit, device):
+        seen['count'] = count
+        return distiller_subset(count, limit, device)
+
+    def recording_kd_loc(teacher, images, pred_rois, gt_rois, *args):
+        seen['rois'] = gt_rois
+        return distiller_kd_loc(teacher, images, pred_rois, gt_rois, *args)
+
+    distiller_subset, distiller_kd_loc = (distiller.random_subset,
+                                          distiller.kd_loc)
+    monkeypatch.setattr(distiller, 'random_subset', recording_subset)
+    monkeypatch.setattr(distiller, 'kd_loc', recording_kd_loc)
+    processed = model.data_preprocessor(copy.deepcopy(data), True)
+    loss = model(**processed, mode='loss')['loss_kd_loc']
+    monkeypatch.undo()
+    return loss, seen['count'], seen['rois']
+
+
+def test_kd_loc_distils_a_random_subset_of_the_positives(
+        dicod_teacher, monkeypatch):
+    data = batch(SIDE['retinanet'])
+    everything = build_distiller('retinanet', dicod_teacher, kd_cls=None)
+    everything.train()
+    torch.manual_seed(0)
+    full, count, all_rois = _kd_loc_inputs(everything, data, monkeypatch)
+    assert count == len(all_rois) > 8  # many anchors per object
+    losses, subsets = [], set()
+    for seed in range(3):
+        capped = build_distiller(
+            'retinanet', dicod_teacher, kd_cls=None,
+            kd_loc=dict(crop_size=32, max_positives=8))
+        capped.train()
+        torch.manual_seed(seed)
+        loss, capped_count, rois = _kd_loc_inputs(capped, data, monkeypatch)
+        assert capped_count == count and len(rois) == 8
+        # the subset's rows are distinct positives of the full set
+        matches = (rois[:, None] == all_rois[None]).all(-1)
+        assert (matches.sum(1) >= 1).all()
+        subsets.add(tuple(sorted(map(tuple, rois.tolist()))))
+        losses.append(float(loss))
+    assert len(subsets) > 1  # the draw follows the seed
+    torch.manual_seed(1)
+    again, _, _ = _kd_loc_inputs(capped, data, monkeypatch)
+    assert float(again) == losses[1]
+    # a cap at or above the number of positives distils them all
+    uncapped = build_distiller(
+        'retinanet', dicod_teacher, kd_cls=None,
+        kd_loc=dict(crop_size=32, max_positives=count))
+    uncapped.train()
+    torch.manual_seed(0)
+    same, _, _ = _kd_loc_inputs(uncapped, data, monkeypatch)
+    torch.testing.assert_close(same, full)
+
+
+def test_the_positive_subset_is_uniform():
+    from mmext.models.det.dicod.distiller import random_subset
+    assert random_subset(5, None, torch.device('cpu')) is None
+    assert random_subset(5, 5, torch.device('cpu')) is None
+    torch.manual_seed(0)
+    draws = torch.stack([random_subset(5, 2, torch.device('cpu'))
+                         for _ in range(4000)])
+    assert (draws[:, 0] != draws[:, 1]).all()
+    frequency = torch.bincount(draws.flatten(), minlength=5) / 4000
+    # each index is kept with probability 2/5 (sd 0.008)
+    torch.testing.assert_close(frequency, torch.full((5, ), 0.4),
+                               atol=0.03, rtol=0)
+
+
 def test_kd_losses_switch_off(dicod_teacher):
     model = build_distiller('faster_rcnn', dicod_teacher, kd_cls=None)
     processed = model.data_preprocessor(batch(128), True)
@@ -306,6 +379,10 @@ def test_bad_kd_fields_are_named(dicod_teacher):
     with pytest.raises(ValueError, match='kd_loc.pool_sizes'):
         MODELS.build(_cfg('retinanet', teacher, ckpt,
                           kd_loc=dict(layers=(-1, 0), pool_sizes=(4, ))))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match='kd_loc.max_positives'):
+            MODELS.build(_cfg('retinanet', teacher, ckpt,
+                              kd_loc=dict(max_positives=bad)))
     with pytest.raises(ValueError, match='kd_loc: .*known fields'):
         MODELS.build(_cfg('retinanet', teacher, ckpt,
                           kd_loc=dict(weight=1.0)))

@@ -67,15 +67,31 @@ class KDLocConfig:
         layers: ``-1`` pixels, ``0`` the teacher's stem, ``i`` its stage i.
         pool_sizes: Pooled side per entry of ``layers``.
         crop_size: Crop side in pixels.
+        max_positives: Distil at most this many positives per batch, drawn
+            uniformly without replacement (torch's global generator, which
+            MMEngine's ``randomness.seed`` seeds); None distils them all, as
+            the paper does. An mmext option, not the paper's: the loss is a
+            mean over positives, so the subset's mean is an unbiased
+            estimate of it, and the teacher's cost stops growing with the
+            number of positives (a one-stage head assigns every ground truth
+            many anchors).
     """
     loss_weight: float = 0.15
     layers: Tuple[int, ...] = (-1, 0)
     pool_sizes: Tuple[int, ...] = (4, 8)
     crop_size: int = 112
+    max_positives: Optional[int] = None
 
     def __post_init__(self) -> None:
         _check_positive('kd_loc', loss_weight=self.loss_weight,
                         crop_size=self.crop_size)
+        if self.max_positives is not None and (
+                isinstance(self.max_positives, bool)
+                or not isinstance(self.max_positives, int)
+                or self.max_positives < 1):
+            raise ValueError('kd_loc.max_positives: an integer >= 1, or None '
+                             f'to distil every positive; got '
+                             f'{self.max_positives!r}')
         layers, pools = tuple(self.layers), tuple(self.pool_sizes)
         if len(layers) == 0 or len(layers) != len(pools) or min(pools) < 1:
             raise ValueError(
@@ -238,11 +254,15 @@ class DICODDistiller(WrappedDetector):
                 self._kd_cls_loss(inputs, gt_boxes, img_shapes, positives)
         if self.kd_loc is not None:
             settings = self.kd_loc
+            pred_rois = positives.rois(positives.pred_boxes)
+            gt_rois = positives.rois(positives.gt_boxes)
+            keep = random_subset(len(gt_rois), settings.max_positives,
+                                 gt_rois.device)
+            if keep is not None:
+                pred_rois, gt_rois = pred_rois[keep], gt_rois[keep]
             losses['loss_kd_loc'] = settings.loss_weight * kd_loc(
-                self._teacher.stages, inputs,
-                positives.rois(positives.pred_boxes),
-                positives.rois(positives.gt_boxes), settings.layers,
-                settings.pool_sizes, settings.crop_size)
+                self._teacher.stages, inputs, pred_rois, gt_rois,
+                settings.layers, settings.pool_sizes, settings.crop_size)
         return losses
 
     def _kd_cls_loss(self, inputs: Tensor, gt_boxes: Sequence[Tensor],
@@ -262,6 +282,16 @@ class DICODDistiller(WrappedDetector):
             return kd_cls_sigmoid(positives.cls_logits, targets,
                                   positives.labels, self.kd_cls.T)
         return kd_cls_softmax(positives.cls_logits, targets, self.kd_cls.T)
+
+
+def random_subset(count: int, limit: Optional[int],
+                  device: torch.device) -> Optional[Tensor]:
+    """Indices ``[limit]`` of a uniform random subset of ``range(count)``
+    (torch's global generator), or None when ``limit`` is None or at least
+    ``count`` (keep everything)."""
+    if limit is None or count <= limit:
+        return None
+    return torch.randperm(count, device=device)[:limit]
 
 
 def _clip(boxes: Tensor, img_shape: Sequence[int]) -> Tensor:
