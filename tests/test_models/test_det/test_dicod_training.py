@@ -138,6 +138,9 @@ def test_ddp_equals_one_process_on_the_union_batch(dicod_teacher):
     cfg = Config.fromfile(DICOD_RETINA).model.to_dict()
     cfg.update(teacher=teacher, teacher_ckpt=ckpt)
     cfg['kd_cls']['crop_size'] = cfg['kd_loc']['crop_size'] = 32
+    # Every positive: a random subset (the config's max_positives) is
+    # drawn per rank, from each rank's own positives.
+    cfg['kd_loc']['max_positives'] = None
     ranks = run_distributed(_ddp_rank, world_size=2, args=(cfg, ),
                             timeout=300)
     single = _train_steps(cfg, [_batch(s, 2) for s in (0, 1)], wrap=False)
