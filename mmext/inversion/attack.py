@@ -21,19 +21,19 @@ follows the public reimplementation in JonasGeiping/breaching
 (``breaching/config/attack/seethroughgradients.yaml``).
 
 Each seed's objective is the paper's for that seed alone: its own weight
-gradient and its own BatchNorm statistics. ``batched_seeds=True`` (the
-default) evaluates all seeds as one batched computation
-(:mod:`.batched`: :func:`torch.func.vmap` over the seed dimension), equal
-to a Python loop over the seeds up to rounding and at least as fast
-(measured in docs/benchmarks.md);
-``batched_seeds=False`` is that loop, which holds one seed's graph at a
-time (about 1/G of the batched path's activation memory). Either way only
-the images are differentiated, never the victim's weights.
+gradient and its own BatchNorm statistics. The seeds can be evaluated one
+after the other (a Python loop, one seed's graph at a time) or as one
+batched computation (:mod:`.batched`: :func:`torch.func.vmap` over the
+seed dimension), and on a CPU by several threads at once, each on a block
+of seeds (:mod:`.seed_workers`). All give the same objective and images up
+to rounding; ``InversionSettings.batched_seeds`` and ``seed_workers``
+choose, and by default pick what measured fastest (docs/benchmarks.md).
+Either way only the images are differentiated, never the victim's weights.
 """
 import math
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -44,6 +44,8 @@ from .objective import BNStatisticsPrior, cosine_gradient_distance, \
     gradient_matching_loss, l2_prior, total_variation_prior, \
     warmup_cosine_lr
 from .registration import group_consensus
+from .seed_workers import Victim, build_victims, resolve_seed_workers, \
+    run_on_workers, seed_blocks
 
 
 _DISTANCE_FUNCTIONS = {
@@ -69,17 +71,34 @@ class InversionSettings:
     random starts is the optimisation's) or not (then it is the
     objective's).
 
-    ``batched_seeds`` evaluates the seeds as one batched computation
-    (:mod:`.batched`; the default) instead of one after the other. Both
-    give the same objective per seed and the same images up to
-    floating-point rounding (float32 rounding differences grow over Adam's
-    steps; in float64 the paths agree to ~1e-14). The batched path was
-    never slower than the loop on the Shapes configs
-    (``tools/analysis_tools/benchmark_gradinversion_restarts.py``; the
-    figures are in docs/benchmarks.md). It holds every seed's graph at
-    once, about G times the loop's activation memory (340 MB instead of
-    66 MB for 4 seeds of 8 64-px images), so set it False where memory is
-    short (the ImageNet config's 8 seeds of 224-px ResNet-50 images).
+    How the seeds are evaluated (the same objective per seed and the same
+    images up to floating-point rounding, which grows over Adam's steps in
+    float32; in float64 the paths agree to ~1e-12):
+
+    - ``seed_workers``: threads that evaluate disjoint, contiguous blocks of
+      seeds at the same time, each on its own copy of the victim and with
+      its share of torch's intra-op threads (:mod:`.seed_workers`). None
+      (the default): on a CPU one per intra-op thread
+      (:func:`torch.get_num_threads`), at most one per seed; elsewhere 1.
+      While a step runs, torch's process-wide intra-op thread count is
+      divided among them.
+    - ``batched_seeds``: a block's seeds as one batched computation
+      (:mod:`.batched`; True) or one after the other (False). The batched
+      path holds every seed's graph at once, about G times the loop's
+      activation memory (340 MB instead of 66 MB for 4 seeds of 8 64-px
+      images). None (the default): batched when one worker evaluates all
+      seeds, one after the other when several threads do.
+
+    The defaults are what measured fastest on the 2-core CPU for 4 seeds
+    of 8 64-px images (``tools/analysis_tools/
+    benchmark_gradinversion_restarts.py``, figures in docs/benchmarks.md):
+    2 threads running their seeds one after the other on one intra-op
+    thread each were 1.44x the loop on 2 intra-op threads, one batched
+    computation on 2 intra-op threads 1.16x, and batching within each of
+    the 2 threads 1.23x. With one intra-op thread (one CPU, or
+    ``OMP_NUM_THREADS=1`` ranks) the batched path was 1.04x the loop. Set ``batched_seeds=False`` where
+    memory is short (the ImageNet config's 8 seeds of 224-px ResNet-50
+    images).
     """
     iterations: int = 20000
     lr: float = 0.1
@@ -98,7 +117,8 @@ class InversionSettings:
     registration: str = 'translation'
     init: str = 'random'
     init_noise: float = 0.5
-    batched_seeds: bool = True
+    batched_seeds: Optional[bool] = None
+    seed_workers: Optional[int] = None
 
 
 class GradInversion:
@@ -158,6 +178,16 @@ class GradInversion:
         self.bn_prior = (
             BNStatisticsPrior(model, self.settings.first_bn_multiplier)
             if self.settings.bn_weight else None)
+        #: Threads that evaluate the seeds, each a block of them on its own
+        #: victim (:mod:`.seed_workers`).
+        self.workers = resolve_seed_workers(self.settings.seed_workers,
+                                            self.settings.num_seeds, device)
+        self.blocks = seed_blocks(self.settings.num_seeds, self.workers)
+        #: Whether a block's seeds are one batched computation.
+        self.batched = (self.workers == 1
+                        if self.settings.batched_seeds is None else
+                        self.settings.batched_seeds)
+        self.victims = build_victims(model, self.bn_prior, self.workers)
         self.consensus: Optional[torch.Tensor] = None
         self.iteration = 0
         self.best_loss = math.inf
@@ -193,38 +223,52 @@ class GradInversion:
             parts['group'] = s.group_weight * (x - self.consensus).norm()
         return parts
 
-    def _seed_objective(self, g: int) -> Dict[str, torch.Tensor]:
-        """Seed ``g``'s weighted terms (scalars), by ordinary autograd."""
-        x = self.images[g]
+    def _seed_objective(self, x: torch.Tensor,
+                        victim: Victim) -> Dict[str, torch.Tensor]:
+        """One seed's weighted terms (scalars), by ordinary autograd.
+
+        Args:
+            x (Tensor): The seed's images [N, C, H, W].
+            victim (Victim): The model (and BN prior) to evaluate them on.
+        """
         grads = None
         # One forward feeds both the BN prior (hooks) and, when the gradient
         # term is on, the candidate's gradients (create_graph for d/dx).
-        with self.bn_prior if self.bn_prior is not None else nullcontext():
+        bn_prior = victim.bn_prior
+        with bn_prior if bn_prior is not None else nullcontext():
             if self.settings.grad_weight:
-                grads = batch_gradients(self.model, x, self.labels,
+                grads = batch_gradients(victim.model, x, self.labels,
                                         create_graph=True)
             else:
-                classifier_logits(self.model, x)
-        bn = self.bn_prior.loss if self.bn_prior is not None else None
+                classifier_logits(victim.model, x)
+        bn = bn_prior.loss if bn_prior is not None else None
         return self._weighted_terms(x, grads, bn)
 
-    def _batched_objective(self) -> Dict[str, torch.Tensor]:
-        """Every seed's weighted terms at once (:mod:`.batched`), each
-        [G]."""
-        params = trainable_parameters(self.model)
+    def _batched_objective(self, images: torch.Tensor,
+                           victim: Victim) -> Dict[str, torch.Tensor]:
+        """Some seeds' weighted terms at once (:mod:`.batched`).
+
+        Args:
+            images (Tensor): The seeds' images [S, N, C, H, W].
+            victim (Victim): The model (and BN prior) to evaluate them on.
+
+        Returns:
+            dict[str, Tensor]: Term name -> [S].
+        """
+        params = trainable_parameters(victim.model)
 
         def one_seed(x: torch.Tensor) -> Dict[str, torch.Tensor]:
-            grads, bn = seed_forward(self.model, params, x, self.labels,
-                                     self.bn_prior,
+            grads, bn = seed_forward(victim.model, params, x, self.labels,
+                                     victim.bn_prior,
                                      bool(self.settings.grad_weight))
             return self._weighted_terms(x, grads, bn)
 
-        return map_seeds(one_seed, self.images)
+        return map_seeds(one_seed, images)
 
     def seed_terms(self) -> Dict[str, torch.Tensor]:
         """The weighted objective terms of every seed at the current images.
 
-        Uses the configured path (``settings.batched_seeds``); both give
+        Uses the configured path (:attr:`batched`), on one thread; all give
         the same values up to rounding. :meth:`step` minimises the sum of
         all terms and seeds.
 
@@ -232,10 +276,10 @@ class GradInversion:
             dict[str, Tensor]: Term name -> [G] (seed ``g``'s value at
             ``g``), differentiable with respect to :attr:`images`.
         """
-        if self.settings.batched_seeds:
-            return self._batched_objective()
-        per_seed = [self._seed_objective(g)
-                    for g in range(self.settings.num_seeds)]
+        victim = self.victims[0]
+        if self.batched:
+            return self._batched_objective(self.images, victim)
+        per_seed = [self._seed_objective(x, victim) for x in self.images]
         return {key: torch.stack([parts[key] for parts in per_seed])
                 for key in per_seed[0]}
 
@@ -259,9 +303,10 @@ class GradInversion:
                     'lower lr or the term weights. The best images so far '
                     'are kept in best_images.')
 
-    def _backward(self, parts: Dict[str, torch.Tensor],
-                  seeds: Sequence[int]) -> List[List[float]]:
-        """Check and backpropagate some seeds' terms into ``images.grad``.
+    def _differentiate(self, parts: Dict[str, torch.Tensor],
+                       seeds: Sequence[int], images: torch.Tensor
+                       ) -> Tuple[List[List[float]], torch.Tensor]:
+        """Check some seeds' terms and differentiate them by their images.
 
         Only the images are differentiated: no gradient reaches the
         victim's parameters.
@@ -270,28 +315,51 @@ class GradInversion:
             parts (dict[str, Tensor]): Term name -> [S], the weighted terms
                 of the seeds ``seeds``.
             seeds (Sequence[int]): The S seeds' indices.
+            images (Tensor): The view of :attr:`images` the terms were
+                computed from.
 
         Returns:
-            list[list[float]]: [K][S] the terms' values (one host copy).
+            tuple: ``(table, gradient)``: [K][S] the terms' values (one
+            host copy) and d(sum of the terms) / d ``images``.
         """
         table = torch.stack([v.detach() for v in parts.values()]).tolist()
         self._check_finite(table, list(parts), seeds)
-        torch.autograd.backward(sum(parts.values()).sum(),
-                                inputs=[self.images])
-        return table
+        gradient, = torch.autograd.grad(sum(parts.values()).sum(), images)
+        return table, gradient
+
+    def _block_gradient(self, seeds: range, victim: Victim
+                        ) -> Tuple[Dict[str, List[float]], torch.Tensor]:
+        """The objective of the seeds ``seeds`` on ``victim``: each term's
+        value per seed (name -> [S] floats) and its gradient with respect
+        to the seeds' images [S, N, C, H, W]."""
+        images = self.images[seeds.start:seeds.stop]
+        if self.batched:
+            parts = self._batched_objective(images, victim)
+            table, gradient = self._differentiate(parts, seeds, images)
+            return dict(zip(parts, table)), gradient
+        values: Dict[str, List[float]] = {}
+        gradients = []
+        for g, x in zip(seeds, images.unbind(0)):
+            parts = {key: value.unsqueeze(0)
+                     for key, value in self._seed_objective(x,
+                                                            victim).items()}
+            table, gradient = self._differentiate(parts, [g], x)
+            for key, row in zip(parts, table):
+                values.setdefault(key, []).extend(row)
+            gradients.append(gradient)
+        return values, torch.stack(gradients)
 
     def _backward_all_seeds(self) -> Dict[str, List[float]]:
         """Fill ``images.grad`` with the objective's gradient; return each
-        term's value per seed (name -> [G] floats)."""
-        if self.settings.batched_seeds:
-            parts = self._batched_objective()
-            return dict(zip(parts, self._backward(parts, range(
-                self.settings.num_seeds))))
+        term's value per seed (name -> [G] floats). The blocks of seeds of
+        :attr:`workers` threads run at the same time (:mod:`.seed_workers`).
+        """
+        results = run_on_workers(self._block_gradient, self.blocks,
+                                 self.victims)
+        self.images.grad = torch.cat([gradient for _, gradient in results])
         values: Dict[str, List[float]] = {}
-        for g in range(self.settings.num_seeds):
-            parts = {key: value.unsqueeze(0)
-                     for key, value in self._seed_objective(g).items()}
-            for key, row in zip(parts, self._backward(parts, [g])):
+        for block_values, _ in results:
+            for key, row in block_values.items():
                 values.setdefault(key, []).extend(row)
         return values
 
@@ -310,7 +378,6 @@ class GradInversion:
         lr = warmup_cosine_lr(self.iteration, s.iterations, s.warmup, s.lr)
         for group in self.optimizer.param_groups:
             group['lr'] = lr
-        self.optimizer.zero_grad()
         values = self._backward_all_seeds()
         totals = {key: sum(row) for key, row in values.items()}
         # Seed by seed, each seed's terms in order: the loop's summation.
@@ -389,6 +456,18 @@ def check_settings(settings: InversionSettings) -> None:
     if settings.registration not in REGISTRATIONS:
         raise ValueError(f'attack.registration must be one of '
                          f'{REGISTRATIONS}, got {settings.registration!r}')
+    if not isinstance(settings.batched_seeds, (bool, type(None))):
+        raise ValueError(
+            'attack.batched_seeds must be None (batched unless several '
+            'seed_workers share the seeds), True or False, got '
+            f'{settings.batched_seeds!r}')
+    workers = settings.seed_workers
+    if workers is not None and (isinstance(workers, bool)
+                                or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(
+            f'attack.seed_workers must be None (one thread per intra-op '
+            f'thread on a CPU) or an int >= 1, got {workers!r}')
     for name in ('iterations', 'num_seeds', 'group_every'):
         if getattr(settings, name) < 1:
             raise ValueError(f'attack.{name} must be >= 1, got '

@@ -1,8 +1,32 @@
-"""The small mmpretrain classifier the tests build: a ResNet-18 at a
+"""The small classifiers the tests build: an mmpretrain ResNet-18 at a
 chosen width with scoped types, so it builds whatever default scope an
-earlier test left."""
+earlier test left; and a two-block BatchNorm network in float64 for the
+inversion tests, whose paths must agree to rounding."""
+import torch
+from torch import nn
 
-__all__ = ['resnet18_classifier_cfg']
+__all__ = ['resnet18_classifier_cfg', 'tiny_bn_classifier']
+
+
+def tiny_bn_classifier() -> nn.Module:
+    """conv-BN-ReLU x2, 2x2 average pooling and a linear layer (3 input
+    channels, 5 classes) in float64 and eval mode, seeded (the same weights
+    every call), with running statistics drawn away from those of N(0, 1)
+    inputs so that a BN prior on noise is not zero.
+
+    Returns:
+        nn.Module: Input [N, 3, H, W] -> logits [N, 5].
+    """
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
+                          nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                          nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                          nn.Linear(16, 5)).double().eval()
+    for bn in (model[1], model[4]):
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+    return model
 
 
 def resnet18_classifier_cfg(width: int = 16, num_classes: int = 5) -> dict:

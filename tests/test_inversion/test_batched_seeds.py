@@ -1,9 +1,14 @@
-"""GradInversion's batched seeds (``InversionSettings.batched_seeds``) equal
-the loop over seeds: per-seed terms (each seed's own BN statistics and own
-weight gradient), the images after some steps, and a resumed run.
+"""How GradInversion evaluates its seeds: batched into one computation
+(``InversionSettings.batched_seeds``) or on several threads
+(``seed_workers``, :mod:`mmext.inversion.seed_workers`), each equal to the
+loop over seeds: per-seed terms (each seed's own BN statistics and own
+weight gradient), the images after some steps, and a resumed run; the
+threads' blocks really run at the same time, on their own copies of the
+victim, and give back torch's thread count.
 
-In float64 on a tiny BN classifier, so the two paths agree to ~1e-12."""
+In float64 on a tiny BN classifier, so the paths agree to ~1e-12."""
 import dataclasses
+import threading
 from typing import Tuple
 
 import pytest
@@ -15,6 +20,9 @@ from mmext.inversion.attack import GradInversion, InversionSettings, \
     gradient_distance, valid_range
 from mmext.inversion.gradients import batch_gradients
 from mmext.inversion.objective import BNStatisticsPrior
+from mmext.inversion.seed_workers import build_victims, \
+    resolve_seed_workers, run_on_workers, seed_blocks
+from mmext.testing.classifiers import tiny_bn_classifier
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -24,25 +32,10 @@ SHAPE = (3, 8, 8)
 TIGHT = dict(rtol=1e-9, atol=1e-12)
 
 
-def _model() -> nn.Module:
-    """conv-BN-ReLU x2, pooling, linear; running statistics that are not
-    those of the noise the seeds start from."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4),
-                          nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
-                          nn.BatchNorm2d(4), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                          nn.Linear(16, 5)).double().eval()
-    for bn in (model[1], model[4]):
-        bn.running_mean.uniform_(-0.5, 0.5)
-        bn.running_var.uniform_(0.5, 2.0)
-    return model
-
-
 def _attacks(model: nn.Module = None, **settings
              ) -> Tuple[GradInversion, GradInversion]:
     """(loop, batched) attacks on the same target, seed and start."""
-    model = model if model is not None else _model()
+    model = model if model is not None else tiny_bn_classifier()
     images = torch.rand(3, *SHAPE, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(1)) * 2 - 1
     labels = torch.tensor([1, 4, 0])
@@ -54,7 +47,8 @@ def _attacks(model: nn.Module = None, **settings
     fields.update(settings)
     return tuple(
         GradInversion(model, targets, labels, SHAPE, LOWER, UPPER,
-                      InversionSettings(**fields, batched_seeds=batched))
+                      InversionSettings(**{'batched_seeds': batched,
+                                           **fields}))
         for batched in (False, True))
 
 
@@ -132,18 +126,25 @@ def test_gradient_term_uses_each_seeds_own_gradient():
     assert (got - pooled).abs().min() > 1e-3
 
 
-def test_steps_equal_the_loop():
-    loop, batched = _attacks()
-    for _ in range(5):  # group consensus from step 2, noise every step
-        expected = loop.step()
-        got = batched.step()
+def _take_the_same_steps(reference: GradInversion,
+                         other: GradInversion) -> dict:
+    """Step both 5 times (group consensus from step 2, noise every step);
+    assert equal losses, images and best images; return the last losses."""
+    for _ in range(5):
+        expected = reference.step()
+        got = other.step()
         assert got.keys() == expected.keys()
         for key, value in expected.items():
             assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12)
-    assert 'group' in got
-    torch.testing.assert_close(batched.images, loop.images, **TIGHT)
-    torch.testing.assert_close(batched.best_images, loop.best_images,
+    torch.testing.assert_close(other.images, reference.images, **TIGHT)
+    torch.testing.assert_close(other.best_images, reference.best_images,
                                **TIGHT)
+    return got
+
+
+def test_steps_equal_the_loop():
+    loop, batched = _attacks()
+    assert 'group' in _take_the_same_steps(loop, batched)
     assert batched.best_loss == pytest.approx(loop.best_loss, rel=1e-9)
     # Only the images are differentiated, in either path.
     assert all(p.grad is None for p in batched.model.parameters())
@@ -168,8 +169,10 @@ def test_resume_continues_exactly(first):
     assert resumed.iteration == straight.iteration == 6
 
 
-def test_non_finite_seed_is_named_and_best_images_kept():
-    _, batched = _attacks()
+@pytest.mark.parametrize('workers', [1, 2])
+def test_non_finite_seed_is_named_and_best_images_kept(workers):
+    """Also when the seed's block runs on a second thread."""
+    _, batched = _attacks(seed_workers=workers)
     batched.step()
     best = batched.best_images.clone()
     with torch.no_grad():
@@ -177,6 +180,7 @@ def test_non_finite_seed_is_named_and_best_images_kept():
     with pytest.raises(FloatingPointError, match=r'seed 2.*best_images'):
         batched.step()
     assert torch.equal(batched.best_images, best)
+    assert torch.get_num_threads() == 1  # the threads' share is given back
 
 
 def test_mmpretrain_classifier_equals_the_loop():
@@ -194,14 +198,21 @@ def test_mmpretrain_classifier_equals_the_loop():
 
 
 def test_setting_defaults_and_config_field():
-    assert InversionSettings().batched_seeds is True
+    # None: batched when one worker has every seed, looped per thread else.
+    assert InversionSettings().batched_seeds is None
+    assert InversionSettings().seed_workers is None
+    one, two = (_attacks(batched_seeds=None, seed_workers=w)[0]
+                for w in (1, 2))
+    assert one.batched is True and two.batched is False
+    with pytest.raises(ValueError, match=r'attack\.batched_seeds'):
+        build_settings(dict(batched_seeds=1))
     settings = build_settings(dict(batched_seeds=False, num_seeds=2))
     assert dataclasses.asdict(settings)['batched_seeds'] is False
 
 
 def test_frozen_parameters_are_left_out_alike():
     """Only trainable parameters are matched (as ``batch_gradients``)."""
-    model = _model()
+    model = tiny_bn_classifier()
     model[0].weight.requires_grad_(False)
     loop, batched = _attacks(model)
     assert len(batched.targets) == len(list(model.parameters())) - 1
@@ -225,12 +236,16 @@ def test_benchmark_tool(gi_folder, gi_cfg, tmp_path, capsys):
     path = str(tmp_path / 'gi.py')
     Config(cfg).dump(path)
     assert tool.main([path, '--checkpoint', checkpoint, '--iterations', '2',
-                      '--repeats', '2', '--warmup', '0', '--threads', '1',
+                      '--repeats', '2', '--warmup', '0', '--threads', '2',
                       '--ceiling']) == 0
     out = capsys.readouterr().out
     assert '2 seeds x batch 4 x (3, 16, 16)' in out
-    assert 'loop' in out and 'batched/loop' in out
-    assert 'pooled/loop (the ceiling of batching)' in out
+    summary = out.splitlines()[-1]
+    assert summary.startswith('2 threads (2 seed workers)')
+    for ratio in ('batched/loop', 'threads/loop', 'batched-threads/loop',
+                  'pooled/loop'):
+        assert ratio in summary
+    assert summary.endswith('(pooled/loop is the ceiling of batching)')
     # The ceiling's one seed attacks both seeds' worth of images at once,
     # with their true labels.
     model = init_model(Config.fromfile(path), checkpoint).eval()
@@ -240,3 +255,93 @@ def test_benchmark_tool(gi_folder, gi_cfg, tmp_path, capsys):
     assert torch.equal(pooled.images[:4], single.images)
     with pytest.raises(SystemExit):
         tool.parse_args([path, '--checkpoint', checkpoint, '--repeats', '0'])
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+@pytest.mark.parametrize('batched', [True, False])
+@pytest.mark.parametrize('workers', [2, 3])
+def test_threads_take_the_same_steps_as_one(batched, workers):
+    one, many = (_attacks(batched_seeds=batched, seed_workers=w)[0]
+                 for w in (1, workers))
+    assert many.workers == workers and one.workers == 1
+    weights = {k: v.clone() for k, v in many.model.state_dict().items()}
+    _take_the_same_steps(one, many)
+    # The victim and its copies are left as they were: same weights, no
+    # hook, no gradient.
+    for victim in many.victims:
+        assert _hooks(victim.model) == 0
+        assert all(p.grad is None for p in victim.model.parameters())
+        for key, value in victim.model.state_dict().items():
+            assert torch.equal(value, weights[key])
+    assert torch.get_num_threads() == 1
+
+
+def test_blocks_run_at_once_on_their_own_victims_and_share_the_threads():
+    model = tiny_bn_classifier()
+    victims = build_victims(model, BNStatisticsPrior(model, 7.0), 3)
+    assert victims[0].model is model
+    assert len({id(v.model) for v in victims}) == 3
+    for victim in victims[1:]:
+        # Each copy's prior hooks the copy's own BN layers.
+        assert victim.bn_prior.first_bn_multiplier == 7.0
+        assert all(any(bn is m for m in victim.model.modules())
+                   for bn in victim.bn_prior.norms)
+    barrier = threading.Barrier(3, timeout=30)
+    calls = []
+
+    def work(block, victim):
+        barrier.wait()  # broken unless all three blocks run at the same time
+        calls.append((threading.get_ident(), torch.get_num_threads()))
+        return block, victim
+
+    torch.set_num_threads(6)
+    blocks = seed_blocks(5, 3)
+    results = run_on_workers(work, blocks, victims)
+    assert [block for block, _ in results] == blocks
+    assert [victim for _, victim in results] == victims
+    assert len({ident for ident, _ in calls}) == 3
+    assert {threads for _, threads in calls} == {2}  # 6 threads / 3 blocks
+    assert torch.get_num_threads() == 6
+
+
+def test_one_block_runs_on_the_calling_thread():
+    model = tiny_bn_classifier()
+    result = run_on_workers(
+        lambda block, victim: (threading.get_ident(), block),
+        seed_blocks(4, 1), build_victims(model, None, 1))
+    assert result == [(threading.get_ident(), range(0, 4))]
+
+
+@pytest.mark.parametrize('seeds', range(1, 10))
+def test_blocks_cover_the_seeds_in_order(seeds):
+    for workers in range(1, seeds + 1):
+        blocks = seed_blocks(seeds, workers)
+        assert len(blocks) == workers
+        assert [g for block in blocks for g in block] == list(range(seeds))
+        sizes = {len(block) for block in blocks}
+        assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_default_is_one_thread_per_intra_op_thread_on_a_cpu():
+    cpu, gpu = torch.device('cpu'), torch.device('cuda')
+    torch.set_num_threads(3)
+    assert resolve_seed_workers(None, 8, cpu) == 3
+    assert resolve_seed_workers(None, 2, cpu) == 2  # at most one per seed
+    assert resolve_seed_workers(None, 8, gpu) == 1
+    assert resolve_seed_workers(5, 4, cpu) == 4
+    assert resolve_seed_workers(2, 8, gpu) == 2
+    assert InversionSettings().seed_workers is None
+    torch.set_num_threads(1)
+    assert _attacks(seed_workers=None)[0].workers == 1
+
+
+@pytest.mark.parametrize('value', [0, -2, 1.5, True, '2'])
+def test_bad_seed_workers_is_named(value):
+    with pytest.raises(ValueError, match=r'attack\.seed_workers'):
+        build_settings(dict(seed_workers=value))
+    assert dataclasses.asdict(build_settings(
+        dict(seed_workers=2)))['seed_workers'] == 2
+

@@ -1,6 +1,7 @@
 # Copyright (c) mmext contributors. All rights reserved.
 """Iterations per second of GradInversion with its seeds (restarts) in a
-Python loop and batched into one computation.
+Python loop, batched into one computation, and batched in blocks on
+several threads.
 
 Usage::
 
@@ -13,21 +14,24 @@ In one process, on the config's first attacked batch (Yin et al., "See
 through Gradients: Image Batch Recovery via GradInversion", CVPR 2021,
 arXiv 2104.07586; drawn as ``mmext.GradInversionLoop`` draws it), every
 repeat times ``--iterations`` steps of ``mmext.inversion.GradInversion``
-with ``attack.batched_seeds=False`` (the loop) and ``True`` (batched), on
-the same victim, target and initial images, alternating which path goes
-first. It prints both rates per repeat, their medians and the median of
-the per-repeat ratios (batched / loop), which is robust to a machine
-whose load drifts, and how far apart the two paths' images ended (they
-compute the same objective; in float32 their rounding differences, ~1e-6
-after one step, grow over Adam's steps to ~1e-2 after 20). The load
-average is printed too: on a shared machine, read the ratio rather than
-the rates.
+on four paths (:data:`PATHS`): ``loop`` (``attack.batched_seeds=False``,
+one thread), ``batched`` (``True``, one thread), ``threads`` (the
+defaults: ``seed_workers`` threads, one per intra-op thread, each running
+its block of seeds one after the other) and ``batched-threads`` (the same
+threads, each block batched), on the same victim, target and
+initial images, alternating which path goes first. It prints the rates
+per repeat, their medians and the median of the per-repeat ratios to the
+loop, which is robust to a machine whose load drifts, and how far apart
+the paths' images ended (they compute the same objective; in float32
+their rounding differences, ~1e-6 after one step, grow over Adam's steps
+to ~1e-2 after 20). The load average is printed too: on a shared
+machine, read the ratios rather than the rates.
 
 ``--threads 1 2`` repeats the comparison for each intra-op thread count:
 on a CPU whose cores other processes also use, fewer threads than cores
 can be much faster for both paths, and the ratio depends on it.
 
-``--ceiling`` also times, interleaved with the two paths, one seed that
+``--ceiling`` also times, interleaved with the paths, one seed that
 attacks all ``seeds x batch`` images as a single batch (``seeds``
 batches of the config's sampling, put together; true labels). It is not
 the attack (its weight gradient and its BN statistics pool what the seeds
@@ -53,10 +57,21 @@ from mmext.inversion import (GradInversion, InversionSettings,
                              InversionTarget, dataset_labels,
                              dataset_target, draw_target_batches,
                              valid_range)
+from mmext.inversion.seed_workers import resolve_seed_workers
 from mmext.inversion.targets import pixel_mean_std
 from mmext.registry import DATASETS
 
-PATHS = {'loop': False, 'batched': True}
+#: The compared paths' settings: the seeds in a loop and batched, on one
+#: thread; and in blocks on the default ``seed_workers`` threads (one per
+#: intra-op thread, at most one per seed), each block's seeds one after the
+#: other (``threads``, the default ``batched_seeds=None`` then) or batched
+#: (``batched-threads``).
+PATHS: Dict[str, Dict[str, object]] = {
+    'loop': dict(batched_seeds=False, seed_workers=1),
+    'batched': dict(batched_seeds=True, seed_workers=1),
+    'threads': dict(batched_seeds=None, seed_workers=None),
+    'batched-threads': dict(batched_seeds=True, seed_workers=None),
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -125,9 +140,10 @@ def first_target(cfg: Config, model: torch.nn.Module,
 
 
 def build_attack(model: torch.nn.Module, target: InversionTarget,
-                 settings: InversionSettings, batched: bool,
+                 settings: InversionSettings, path: Dict[str, object],
                  seed: int) -> GradInversion:
-    """A fresh attack on ``target`` with ``batched_seeds=batched``."""
+    """A fresh attack on ``target`` with the settings of ``path`` (a
+    value of :data:`PATHS`)."""
     lower, upper = valid_range(*(t.tolist() for t in pixel_mean_std(model)))
     return GradInversion(
         model,
@@ -136,7 +152,7 @@ def build_attack(model: torch.nn.Module, target: InversionTarget,
         target.image_shape,
         lower,
         upper,
-        dataclasses.replace(settings, batched_seeds=batched),
+        dataclasses.replace(settings, **path),
         seed=seed,
         true_images=target.images)
 
@@ -146,8 +162,8 @@ def build_pooled_attack(model: torch.nn.Module, pooled: InversionTarget,
                         seed: int) -> GradInversion:
     """One seed on the pooled target (the ``--ceiling`` path)."""
     return build_attack(model, pooled,
-                        dataclasses.replace(settings, num_seeds=1), False,
-                        seed)
+                        dataclasses.replace(settings, num_seeds=1),
+                        PATHS['loop'], seed)
 
 
 def timed_steps(attack: GradInversion, warmup: int, iterations: int,
@@ -170,11 +186,11 @@ def compare(
         args: argparse.Namespace,
         pooled: Optional[InversionTarget] = None) -> Dict[str, List[float]]:
     """Interleaved timings at the current thread count: path name -> it/s
-    per repeat, 'ratio' -> batched / loop per repeat and, with a
-    ``pooled`` target, 'ceiling' -> pooled / loop per repeat."""
+    per repeat and ``'<path>/loop'`` -> that path's rate over the loop's,
+    per repeat (``'pooled/loop'``, the ceiling, with a ``pooled``
+    target)."""
     paths = list(PATHS) + (['pooled'] if pooled is not None else [])
     rates: Dict[str, List[float]] = {name: [] for name in paths}
-    rates['ratio'] = []
     total = len(paths) * args.repeats * args.iterations
     with tqdm(total=total, desc=f'{torch.get_num_threads()} threads',
               unit='it') as bar:
@@ -191,38 +207,42 @@ def compare(
                 rates[name].append(
                     timed_steps(attack, args.warmup, args.iterations, bar))
                 images[name] = attack.images.detach()
-            rates['ratio'].append(rates['batched'][-1] / rates['loop'][-1])
-            line = (f'repeat {repeat + 1}/{args.repeats}: loop '
-                    f'{rates["loop"][-1]:.3f} it/s, batched '
-                    f'{rates["batched"][-1]:.3f} it/s, ratio '
-                    f'{rates["ratio"][-1]:.2f}')
-            if pooled is not None:
-                rates.setdefault('ceiling', []).append(
-                    rates['pooled'][-1] / rates['loop'][-1])
-                line += (f'; pooled {rates["pooled"][-1]:.3f} it/s, '
-                         f'ceiling {rates["ceiling"][-1]:.2f}')
-            difference = (images['loop'] - images['batched']).abs().max()
-            bar.write(f'{line}; max |images difference| '
-                      f'{float(difference):.2e}; load average '
+            parts = []
+            for name in paths:
+                line = f'{name} {rates[name][-1]:.3f} it/s'
+                if name != 'loop':
+                    ratio = rates[name][-1] / rates['loop'][-1]
+                    rates.setdefault(f'{name}/loop', []).append(ratio)
+                    line += f' ({ratio:.2f}x)'
+                parts.append(line)
+            difference = max(
+                float((images['loop'] - images[name]).abs().max())
+                for name in PATHS)
+            bar.write(f'repeat {repeat + 1}/{args.repeats}: '
+                      f'{", ".join(parts)}; max |images difference| '
+                      f'{difference:.2e}; load average '
                       f'{os.getloadavg()[0]:.2f}')
     return rates
 
 
-def summary(rates: Dict[str, List[float]], args: argparse.Namespace) -> str:
+def summary(rates: Dict[str, List[float]], args: argparse.Namespace,
+            workers: int) -> str:
     """One line: the medians over the repeats."""
-    loop = statistics.median(rates['loop'])
-    batched = statistics.median(rates['batched'])
-    ratio = statistics.median(rates['ratio'])
-    line = (f'{torch.get_num_threads()} threads, median over '
-            f'{args.repeats} repeats of {args.iterations} iterations: loop '
-            f'{loop:.3f} it/s ({1 / loop:.3f} s/it), batched '
-            f'{batched:.3f} it/s ({1 / batched:.3f} s/it), batched/loop '
-            f'{ratio:.2f}x')
-    if 'ceiling' in rates:
-        pooled = statistics.median(rates['pooled'])
-        line += (f', pooled {pooled:.3f} it/s, pooled/loop (the ceiling '
-                 f'of batching) {statistics.median(rates["ceiling"]):.2f}x')
-    return line
+    parts = []
+    for name in rates:
+        if '/' in name:
+            continue
+        rate = statistics.median(rates[name])
+        line = f'{name} {rate:.3f} it/s ({1 / rate:.3f} s/it)'
+        if name != 'loop':
+            line += (f', {name}/loop '
+                     f'{statistics.median(rates[name + "/loop"]):.2f}x')
+        parts.append(line)
+    return (f'{torch.get_num_threads()} threads ({workers} seed workers), '
+            f'median over {args.repeats} repeats of {args.iterations} '
+            f'iterations: ' + '; '.join(parts) +
+            (' (pooled/loop is the ceiling of batching)'
+             if 'pooled' in rates else ''))
 
 
 def main(argv=None) -> int:
@@ -242,9 +262,11 @@ def main(argv=None) -> int:
     lines = []
     for threads in args.threads or [torch.get_num_threads()]:
         torch.set_num_threads(threads)
+        workers = resolve_seed_workers(None, settings.num_seeds,
+                                       torch.device('cpu'))
         lines.append(
             summary(compare(model, target, settings, seed, args, pooled),
-                    args))
+                    args, workers))
         print(lines[-1])
     if len(lines) > 1:
         print('\n'.join(['summary:'] + lines))
