@@ -22,6 +22,7 @@ from mmext.inversion.direct.synthetic import (bn_synthesized_images,
 from mmext.inversion.direct.target import build_target, pixel_normalisation
 from mmext.registry import DATASETS
 from mmext.utils.atomic import atomic_torch_save
+from mmext.utils.validation import is_int_at_least
 
 __all__ = ['SyntheticInversionDataset', 'noise_item_seed', 'stored_pixels']
 
@@ -186,8 +187,7 @@ class SyntheticInversionDataset(torch.utils.data.Dataset):
         """Validate the arguments; return ``image_size`` as ``(H, W)``."""
         if source not in SOURCES:
             raise ValueError(f'source: one of {SOURCES}, got {source!r}')
-        if (not isinstance(num_images, int) or isinstance(num_images, bool)
-                or num_images < 1):
+        if not is_int_at_least(num_images, 1):
             raise ValueError(
                 f'num_images: a positive int (the epoch length), got '
                 f'{num_images!r}')

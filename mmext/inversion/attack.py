@@ -38,6 +38,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from mmext.utils.validation import is_int_at_least
+
 from .batched import map_seeds, seed_forward, trainable_parameters
 from .gradients import batch_gradients, classifier_logits
 from .objective import BNStatisticsPrior, cosine_gradient_distance, \
@@ -462,9 +464,7 @@ def check_settings(settings: InversionSettings) -> None:
             'seed_workers share the seeds), True or False, got '
             f'{settings.batched_seeds!r}')
     workers = settings.seed_workers
-    if workers is not None and (isinstance(workers, bool)
-                                or not isinstance(workers, int)
-                                or workers < 1):
+    if workers is not None and not is_int_at_least(workers, 1):
         raise ValueError(
             f'attack.seed_workers must be None (one thread per intra-op '
             f'thread on a CPU) or an int >= 1, got {workers!r}')

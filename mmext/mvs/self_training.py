@@ -43,6 +43,7 @@ from mmengine.config import Config, ConfigDict
 
 from mmext.datasets.dtu_io import (DTULayout, read_cam_txt, read_pair_txt,
                                    read_scan_list)
+from mmext.utils.validation import is_int_at_least
 from .pseudo_depth import (SCAN_LIST_FILE, PseudoLabelSettings, RenderTarget,
                            adjust_camera, make_pseudo_depth,
                            round_is_complete)
@@ -304,7 +305,7 @@ def stage_configs(cfg: Config) -> Tuple[Config, int, bool]:
         raise ValueError(f'self_training.unsupervised: {unsupervised!r} '
                          'does not exist')
     rounds = section.get('rounds', 2)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+    if not is_int_at_least(rounds, 1):
         raise ValueError(f'self_training.rounds={rounds!r} must be an '
                          'integer >= 1')
     return (Config.fromfile(unsupervised), rounds,

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmext.utils.validation import is_int_at_least
+
 __all__ = ['SyntheticAugment']
 
 
@@ -61,9 +63,7 @@ class SyntheticAugment:
         if not isinstance(augment.flip, bool):
             raise ValueError(f'{field}.flip: True or False, got '
                              f'{augment.flip!r}')
-        if (not isinstance(augment.max_shift, int)
-                or isinstance(augment.max_shift, bool)
-                or augment.max_shift < 0):
+        if not is_int_at_least(augment.max_shift, 0):
             raise ValueError(f'{field}.max_shift: an int >= 0 (pixels), got '
                              f'{augment.max_shift!r}')
         if not 0.0 <= augment.cutmix_prob <= 1.0:

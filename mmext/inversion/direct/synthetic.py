@@ -29,6 +29,7 @@ from mmext.inversion.gradients import classifier_logits
 from mmext.inversion.objective import (BNStatisticsPrior, l2_prior,
                                        total_variation_prior,
                                        warmup_cosine_lr)
+from mmext.utils.validation import is_int_at_least
 from .target import pixel_normalisation
 
 __all__ = [
@@ -43,9 +44,8 @@ _DEEPINVERSION_JITTER = 30 / 224
 def check_image_size(size: Sequence[int], field: str) -> Tuple[int, int]:
     """``size`` as ``(H, W)``; ValueError naming ``field`` unless it is
     two positive ints."""
-    if (not isinstance(size, (tuple, list)) or len(size) != 2 or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0
-            for s in size)):
+    if (not isinstance(size, (tuple, list)) or len(size) != 2
+            or not all(is_int_at_least(s, 1) for s in size)):
         raise ValueError(f'{field}: two positive ints (H, W), got {size!r}')
     return int(size[0]), int(size[1])
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmext.registry import MODELS
+from mmext.utils.validation import is_int_at_least
 from .geometry import scale_intrinsics
 from .photometric import (edge_aware_smoothness, masked_ssim,
                           photometric_errors, topk_reconstruction,
@@ -84,12 +85,10 @@ class UnsupervisedMVSLoss(nn.Module):
                              f'{gradient_weight!r} must lie in [0, 1]')
         self.edge_weight = _non_negative(edge_weight, 'edge_weight')
         for name, value in (('topk', topk), ('ssim_views', ssim_views)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < 1:
+            if not is_int_at_least(value, 1):
                 raise ValueError(f'UnsupervisedMVSLoss: {name}={value!r} '
                                  'must be an integer >= 1')
-        if isinstance(ssim_window, bool) or not isinstance(ssim_window, int) \
-                or ssim_window < 1 or ssim_window % 2 == 0:
+        if not is_int_at_least(ssim_window, 1) or ssim_window % 2 == 0:
             raise ValueError(f'UnsupervisedMVSLoss: ssim_window='
                              f'{ssim_window!r} must be an odd integer >= 1')
         self.topk = topk

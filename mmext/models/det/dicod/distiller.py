@@ -32,6 +32,7 @@ from mmext.distillation import (crop_boxes, kd_cls_sigmoid, kd_cls_softmax,
                                 kd_loc)
 from mmext.models.utils import keep_wrapped_keys
 from mmext.registry import MODELS
+from mmext.utils.validation import is_int_at_least
 from ..wrapped_detector import WrappedDetector
 from .checks import (check_normalisation, check_num_classes,
                      check_student_head, check_teacher_ckpt)
@@ -85,10 +86,8 @@ class KDLocConfig:
     def __post_init__(self) -> None:
         _check_positive('kd_loc', loss_weight=self.loss_weight,
                         crop_size=self.crop_size)
-        if self.max_positives is not None and (
-                isinstance(self.max_positives, bool)
-                or not isinstance(self.max_positives, int)
-                or self.max_positives < 1):
+        if self.max_positives is not None and not is_int_at_least(
+                self.max_positives, 1):
             raise ValueError('kd_loc.max_positives: an integer >= 1, or None '
                              f'to distil every positive; got '
                              f'{self.max_positives!r}')
