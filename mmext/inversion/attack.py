@@ -42,9 +42,10 @@ from mmext.utils.validation import is_int_at_least
 
 from .batched import map_seeds, seed_forward, trainable_parameters
 from .gradients import batch_gradients, classifier_logits
-from .objective import BNStatisticsPrior, cosine_gradient_distance, \
-    gradient_matching_loss, l2_prior, total_variation_prior, \
-    warmup_cosine_lr
+from .objective import BNStatisticsPrior, cosine_distance_from_products, \
+    cosine_gradient_distance, gradient_matching_loss, l2_prior, \
+    total_variation_prior, warmup_cosine_lr
+from .pooled import pooled_gradient_products, pooled_unsupported_reason
 from .registration import group_consensus
 from .seed_workers import Victim, build_victims, resolve_seed_workers, \
     run_on_workers, seed_blocks
@@ -80,10 +81,20 @@ class InversionSettings:
     - ``seed_workers``: threads that evaluate disjoint, contiguous blocks of
       seeds at the same time, each on its own copy of the victim and with
       its share of torch's intra-op threads (:mod:`.seed_workers`). None
-      (the default): on a CPU one per intra-op thread
-      (:func:`torch.get_num_threads`), at most one per seed; elsewhere 1.
+      (the default): 1 with the pooled path; otherwise on a CPU one per
+      intra-op thread (:func:`torch.get_num_threads`), at most one per
+      seed, and elsewhere 1.
       While a step runs, torch's process-wide intra-op thread count is
       divided among them.
+    - ``pooled_seeds``: a block's seeds in one forward of all their
+      images, each seed's cosine gradient distance from per-layer inner
+      products and squared norms of its gradient (:mod:`.pooled`), which
+      never forms the seeds' weight gradients of the late layers. It needs
+      ``grad_distance='cosine'`` (or no gradient term) and a victim in eval
+      mode whose trainable parameters are all in Conv2d, Linear and
+      BatchNorm layers; None (the default) uses it wherever it can, True
+      raises a ValueError naming what prevents it. ``batched_seeds`` then
+      has no effect.
     - ``batched_seeds``: a block's seeds as one batched computation
       (:mod:`.batched`; True) or one after the other (False). The batched
       path holds every seed's graph at once, about G times the loop's
@@ -94,13 +105,17 @@ class InversionSettings:
     The defaults are what measured fastest on the 2-core CPU for 4 seeds
     of 8 64-px images (``tools/analysis_tools/
     benchmark_gradinversion_restarts.py``, figures in docs/benchmarks.md):
-    2 threads running their seeds one after the other on one intra-op
-    thread each were 1.44x the loop on 2 intra-op threads, one batched
-    computation on 2 intra-op threads 1.16x, and batching within each of
-    the 2 threads 1.23x. With one intra-op thread (one CPU, or
-    ``OMP_NUM_THREADS=1`` ranks) the batched path was 1.04x the loop. Set ``batched_seeds=False`` where
-    memory is short (the ImageNet config's 8 seeds of 224-px ResNet-50
-    images).
+    the pooled path on one worker with 2 intra-op threads was 1.38-1.52x
+    the loop over five runs (1.43x on one intra-op thread); in the run of
+    1.52x, 2 threads running their seeds one after the other were 1.25x
+    and one batched computation 1.17x. Without the pooled path
+    (``grad_distance='l2'``, other layers), ``seed_workers=None`` runs one
+    thread per intra-op thread, ``batched_seeds=None`` the seeds one after
+    the other in each (one batched computation with one worker). The pooled and the batched paths
+    hold every seed's graph at once (peak growth for 4 seeds of 8 64-px
+    images: pooled 171 MB, batched 321 MB, the loop 64 MB, 2 threads 187
+    MB): set ``pooled_seeds=False`` and ``batched_seeds=False`` where
+    memory is short.
     """
     iterations: int = 20000
     lr: float = 0.1
@@ -121,6 +136,7 @@ class InversionSettings:
     init_noise: float = 0.5
     batched_seeds: Optional[bool] = None
     seed_workers: Optional[int] = None
+    pooled_seeds: Optional[bool] = None
 
 
 class GradInversion:
@@ -180,26 +196,52 @@ class GradInversion:
         self.bn_prior = (
             BNStatisticsPrior(model, self.settings.first_bn_multiplier)
             if self.settings.bn_weight else None)
+        #: Whether a block's seeds are one pooled forward (:mod:`.pooled`).
+        self.pooled = resolve_pooled_seeds(self.settings, model)
+        workers = self.settings.seed_workers
+        if workers is None and self.pooled:
+            workers = 1  # one pooled forward on every intra-op thread
         #: Threads that evaluate the seeds, each a block of them on its own
         #: victim (:mod:`.seed_workers`).
-        self.workers = resolve_seed_workers(self.settings.seed_workers,
-                                            self.settings.num_seeds, device)
+        self.workers = resolve_seed_workers(workers, self.settings.num_seeds,
+                                            device)
         self.blocks = seed_blocks(self.settings.num_seeds, self.workers)
         #: Whether a block's seeds are one batched computation.
         self.batched = (self.workers == 1
                         if self.settings.batched_seeds is None else
                         self.settings.batched_seeds)
+        #: ||dW||^2 of the observed gradients (the pooled path's cosine).
+        self.target_square = sum(t.pow(2).sum() for t in self.targets)
         self.victims = build_victims(model, self.bn_prior, self.workers)
         self.consensus: Optional[torch.Tensor] = None
         self.iteration = 0
         self.best_loss = math.inf
         self.best_images = self.images.detach().clone()
 
+    def _model_terms(self, distance: Optional[torch.Tensor],
+                     bn: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The weighted terms the victim gives, in the order bn, gradient
+        (those that are on).
+
+        Args:
+            distance (Tensor, optional): The gradient distance, one value
+                per seed (any shape); None when the term is off.
+            bn (Tensor, optional): The BN prior, the same shape; None when
+                off.
+        """
+        s = self.settings
+        parts = {}
+        if bn is not None:
+            parts['bn'] = s.bn_weight * bn
+        if distance is not None:
+            parts['gradient'] = s.grad_weight * distance
+        return parts
+
     def _weighted_terms(self, x: torch.Tensor,
                         grads: Optional[Sequence[torch.Tensor]],
                         bn: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
-        """One seed's weighted objective terms (both paths; mapped over the
-        seeds by :func:`torch.func.vmap` in the batched one).
+        """One seed's weighted objective terms (the loop and the batched
+        path, where :func:`torch.func.vmap` maps it over the seeds).
 
         Args:
             x (Tensor): The seed's images [N, C, H, W].
@@ -212,17 +254,25 @@ class GradInversion:
             dict[str, Tensor]: Term name -> scalar, in the order
             bn, gradient, tv, l2, group (those that are on).
         """
+        distance = None if grads is None else gradient_distance(
+            self.settings.grad_distance)(grads, self.targets)
+        return {**self._model_terms(distance, bn), **self._image_terms(x)}
+
+    def _image_terms(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The weighted image priors of one seed or several, in the order
+        tv, l2, group (those that are on).
+
+        Args:
+            x (Tensor): One seed's images [N, C, H, W] (terms: scalars) or
+                S seeds' [S, N, C, H, W] (terms: [S]).
+        """
         s = self.settings
         parts = {}
-        if bn is not None:
-            parts['bn'] = s.bn_weight * bn
-        if grads is not None:
-            parts['gradient'] = s.grad_weight * gradient_distance(
-                s.grad_distance)(grads, self.targets)
         parts['tv'] = s.tv_weight * total_variation_prior(x)
         parts['l2'] = s.l2_weight * l2_prior(x)
         if self.consensus is not None and s.group_weight:
-            parts['group'] = s.group_weight * (x - self.consensus).norm()
+            parts['group'] = s.group_weight * (
+                x - self.consensus).flatten(-4).norm(dim=-1)
         return parts
 
     def _seed_objective(self, x: torch.Tensor,
@@ -267,6 +317,32 @@ class GradInversion:
 
         return map_seeds(one_seed, images)
 
+    def _pooled_objective(self, images: torch.Tensor,
+                          victim: Victim) -> Dict[str, torch.Tensor]:
+        """Some seeds' weighted terms from one forward of all their images
+        (:mod:`.pooled`).
+
+        Args:
+            images (Tensor): The seeds' images [S, N, C, H, W].
+            victim (Victim): The model (and BN prior) to evaluate them on.
+
+        Returns:
+            dict[str, Tensor]: Term name -> [S].
+        """
+        bn_prior = victim.bn_prior
+        distance = None
+        with (bn_prior.per_seed(len(images))
+              if bn_prior is not None else nullcontext()):
+            if self.settings.grad_weight:
+                dot, square = pooled_gradient_products(
+                    victim.model, images, self.labels, self.targets)
+                distance = cosine_distance_from_products(
+                    dot, square, self.target_square)
+            elif bn_prior is not None:
+                classifier_logits(victim.model, images.flatten(0, 1))
+        bn = bn_prior.loss if bn_prior is not None else None
+        return {**self._model_terms(distance, bn), **self._image_terms(images)}
+
     def seed_terms(self) -> Dict[str, torch.Tensor]:
         """The weighted objective terms of every seed at the current images.
 
@@ -279,6 +355,8 @@ class GradInversion:
             ``g``), differentiable with respect to :attr:`images`.
         """
         victim = self.victims[0]
+        if self.pooled:
+            return self._pooled_objective(self.images, victim)
         if self.batched:
             return self._batched_objective(self.images, victim)
         per_seed = [self._seed_objective(x, victim) for x in self.images]
@@ -335,8 +413,9 @@ class GradInversion:
         value per seed (name -> [S] floats) and its gradient with respect
         to the seeds' images [S, N, C, H, W]."""
         images = self.images[seeds.start:seeds.stop]
-        if self.batched:
-            parts = self._batched_objective(images, victim)
+        if self.pooled or self.batched:
+            parts = (self._pooled_objective(images, victim) if self.pooled
+                     else self._batched_objective(images, victim))
             table, gradient = self._differentiate(parts, seeds, images)
             return dict(zip(parts, table)), gradient
         values: Dict[str, List[float]] = {}
@@ -445,6 +524,29 @@ def gradient_distance(name: str) -> Callable[
     return _DISTANCE_FUNCTIONS[name]
 
 
+def resolve_pooled_seeds(settings: InversionSettings,
+                         model: nn.Module) -> bool:
+    """Whether the seeds run as one pooled forward (:mod:`.pooled`).
+
+    Args:
+        settings (InversionSettings): ``pooled_seeds`` None: wherever the
+            pooled path can run; True: it must (a ValueError names what
+            prevents it); False: never.
+        model (nn.Module): The attacked model.
+    """
+    if settings.pooled_seeds is False:
+        return False
+    reason = pooled_unsupported_reason(model)
+    if reason is None and settings.grad_weight and \
+            settings.grad_distance != 'cosine':
+        reason = (f"grad_distance={settings.grad_distance!r}: the pooled "
+                  "path computes the 'cosine' distance only")
+    if reason is not None and settings.pooled_seeds:
+        raise ValueError(f'attack.pooled_seeds=True cannot run: {reason}; '
+                         'set attack.pooled_seeds=None or False')
+    return reason is None
+
+
 def check_settings(settings: InversionSettings) -> None:
     """Raise a ValueError naming the field of a bad setting."""
     from .registration import REGISTRATIONS
@@ -463,6 +565,10 @@ def check_settings(settings: InversionSettings) -> None:
             'attack.batched_seeds must be None (batched unless several '
             'seed_workers share the seeds), True or False, got '
             f'{settings.batched_seeds!r}')
+    if not isinstance(settings.pooled_seeds, (bool, type(None))):
+        raise ValueError(
+            'attack.pooled_seeds must be None (pooled wherever the victim '
+            f'allows), True or False, got {settings.pooled_seeds!r}')
     workers = settings.seed_workers
     if workers is not None and not is_int_at_least(workers, 1):
         raise ValueError(

@@ -77,7 +77,27 @@ def cosine_gradient_distance(candidate: Sequence[torch.Tensor],
     dot = sum((g * t).sum() for g, t in zip(candidate, target))
     cand_sq = sum(g.pow(2).sum() for g in candidate)
     target_sq = sum(t.pow(2).sum() for t in target)
-    return 1 - dot / (cand_sq.sqrt() * target_sq.sqrt()).clamp_min(1e-12)
+    return cosine_distance_from_products(dot, cand_sq, target_sq)
+
+
+def cosine_distance_from_products(dot: torch.Tensor,
+                                  candidate_square: torch.Tensor,
+                                  target_square: torch.Tensor
+                                  ) -> torch.Tensor:
+    """``1 - <g, dW> / (||g|| ||dW||)`` from the inner product and the
+    squared norms (:func:`cosine_gradient_distance`; per seed in
+    :mod:`.pooled`).
+
+    Args:
+        dot (Tensor): ``<g, dW>``, any shape (one entry per seed).
+        candidate_square (Tensor): ``||g||^2``, the same shape.
+        target_square (Tensor): ``||dW||^2``, scalar.
+
+    Returns:
+        Tensor: The distances, the shape of ``dot``, in [0, 2].
+    """
+    return 1 - dot / (candidate_square.sqrt() *
+                      target_square.sqrt()).clamp_min(1e-12)
 
 
 def total_variation_prior(images: torch.Tensor) -> torch.Tensor:
@@ -85,32 +105,39 @@ def total_variation_prior(images: torch.Tensor) -> torch.Tensor:
     both diagonal neighbour differences over the batch, summed.
 
     Args:
-        images (Tensor): [N, C, H, W].
+        images (Tensor): [N, C, H, W], or [G, N, C, H, W] for G batches
+            (seeds) at once.
 
     Returns:
-        Tensor: Scalar.
+        Tensor: Scalar, or [G].
     """
-    return ((images[..., :, :-1] - images[..., :, 1:]).norm() +
-            (images[..., :-1, :] - images[..., 1:, :]).norm() +
-            (images[..., 1:, :-1] - images[..., :-1, 1:]).norm() +
-            (images[..., :-1, :-1] - images[..., 1:, 1:]).norm())
+
+    def norm(differences: torch.Tensor) -> torch.Tensor:
+        return differences.flatten(-4).norm(dim=-1)
+
+    return (norm(images[..., :, :-1] - images[..., :, 1:]) +
+            norm(images[..., :-1, :] - images[..., 1:, :]) +
+            norm(images[..., 1:, :-1] - images[..., :-1, 1:]) +
+            norm(images[..., :-1, :-1] - images[..., 1:, 1:]))
 
 
 def l2_prior(images: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of each image's L2 norm.
 
     Args:
-        images (Tensor): [N, C, H, W].
+        images (Tensor): [N, C, H, W], or [G, N, C, H, W] for G batches
+            (seeds) at once.
 
     Returns:
-        Tensor: Scalar.
+        Tensor: Scalar, or [G].
     """
-    return images.flatten(1).norm(dim=1).mean()
+    return images.flatten(-3).norm(dim=-1).mean(-1)
 
 
 def bn_statistics_distance(features: torch.Tensor,
                            running_mean: torch.Tensor,
-                           running_var: torch.Tensor) -> torch.Tensor:
+                           running_var: torch.Tensor,
+                           seeds: Optional[int] = None) -> torch.Tensor:
     """``||mu(x) - running_mean||_2 + ||var(x) - running_var||_2`` of one
     BatchNorm layer's input (DeepInversion's per-layer BN term).
 
@@ -119,23 +146,30 @@ def bn_statistics_distance(features: torch.Tensor,
     over the contiguous spatial dimensions first: exact like
     ``Tensor.var`` and 1.4-2.4x as fast on a CPU (ResNet-18 layers). Under
     :func:`torch.func.vmap` the statistics are those of each mapped slice,
-    which is how :mod:`.batched` keeps every seed's statistics its own.
+    which is how :mod:`.batched` keeps every seed's statistics its own;
+    ``seeds`` does the same for consecutive batches in one tensor
+    (:mod:`.pooled`).
 
     Args:
         features (Tensor): The layer's input [N, C, *spatial] (spatial may
             be empty, as for ``BatchNorm1d`` on [N, C]).
         running_mean (Tensor): The layer's running mean [C].
         running_var (Tensor): The layer's running variance [C].
+        seeds (int, optional): G: ``features`` holds G batches of N / G
+            images one after the other, each with its own statistics.
 
     Returns:
-        Tensor: Scalar.
+        Tensor: Scalar, or [G] with ``seeds``.
     """
     per_image = features.flatten(2) if features.dim() > 2 else \
-        features.unsqueeze(-1)
-    mean = per_image.mean(2).mean(0)
-    deviation = per_image - mean.view(1, -1, 1)
-    var = deviation.pow(2).mean(2).mean(0)
-    return (mean - running_mean).norm() + (var - running_var).norm()
+        features.unsqueeze(-1)  # [B, C, L]
+    if seeds is not None:
+        per_image = per_image.unflatten(0, (seeds, -1))  # [G, N, C, L]
+    mean = per_image.mean(-1).mean(-2)
+    deviation = per_image - mean.unsqueeze(-1).unsqueeze(-3)
+    var = deviation.pow(2).mean(-1).mean(-2)
+    return (mean - running_mean).norm(dim=-1) + (
+        var - running_var).norm(dim=-1)
 
 
 class BNStatisticsPrior:
@@ -150,7 +184,9 @@ class BNStatisticsPrior:
     The hooks also fire inside :func:`torch.func.vmap` (and
     :func:`torch.func.functional_call`), where each term is then that of
     one mapped slice: read :attr:`loss` inside the mapped function, before
-    the context exits (:mod:`.batched`).
+    the context exits (:mod:`.batched`). In a context entered through
+    :meth:`per_seed`, a forward of several seeds' batches gives each seed
+    its own terms (:mod:`.pooled`).
 
     Args:
         model (nn.Module): The attacked model.
@@ -170,6 +206,9 @@ class BNStatisticsPrior:
                 f'BNStatisticsPrior: {type(model).__name__} has no '
                 'BatchNorm layer; set the BN prior weight to 0')
         self.first_bn_multiplier = first_bn_multiplier
+        #: Consecutive candidate batches in a forward's batch, each with its
+        #: own terms (:meth:`per_seed`); None: one batch.
+        self.seeds: Optional[int] = None
         self.terms: List[torch.Tensor] = []
         self._handles: list = []
 
@@ -177,7 +216,16 @@ class BNStatisticsPrior:
               inputs: Tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         self.terms.append(
             bn_statistics_distance(inputs[0], module.running_mean,
-                                   module.running_var))
+                                   module.running_var, self.seeds))
+
+    def per_seed(self, seeds: Optional[int]) -> 'BNStatisticsPrior':
+        """Make the terms of the next context per seed: a forward of
+        ``seeds`` consecutive candidate batches then gives terms [seeds],
+        each over its own images (None: one term over the whole batch, the
+        default, restored when the context exits). Returns the prior, to
+        enter as the context."""
+        self.seeds = seeds
+        return self
 
     def __enter__(self) -> 'BNStatisticsPrior':
         self.terms = []
@@ -189,6 +237,7 @@ class BNStatisticsPrior:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self.seeds = None
 
     @property
     def loss(self) -> torch.Tensor:

@@ -34,7 +34,8 @@ TIGHT = dict(rtol=1e-9, atol=1e-12)
 
 def _attacks(model: nn.Module = None, **settings
              ) -> Tuple[GradInversion, GradInversion]:
-    """(loop, batched) attacks on the same target, seed and start."""
+    """(loop, batched) attacks on the same target, seed and start (not
+    pooled unless ``pooled_seeds`` says so: :mod:`.test_pooled_seeds`)."""
     model = model if model is not None else tiny_bn_classifier()
     images = torch.rand(3, *SHAPE, dtype=torch.float64,
                         generator=torch.Generator().manual_seed(1)) * 2 - 1
@@ -43,7 +44,7 @@ def _attacks(model: nn.Module = None, **settings
     fields = dict(iterations=20, warmup=2, num_seeds=3, group_start=2,
                   group_every=2, grad_distance='cosine', grad_weight=1.0,
                   bn_weight=0.1, tv_weight=1e-2, l2_weight=1e-3,
-                  group_weight=1e-2, noise=0.2, lr=0.05)
+                  group_weight=1e-2, noise=0.2, lr=0.05, pooled_seeds=False)
     fields.update(settings)
     return tuple(
         GradInversion(model, targets, labels, SHAPE, LOWER, UPPER,
@@ -243,9 +244,17 @@ def test_benchmark_tool(gi_folder, gi_cfg, tmp_path, capsys):
     summary = out.splitlines()[-1]
     assert summary.startswith('2 threads (2 seed workers)')
     for ratio in ('batched/loop', 'threads/loop', 'batched-threads/loop',
-                  'pooled/loop'):
+                  'pooled/loop', 'pooled-threads/loop', 'bound/loop'):
         assert ratio in summary
-    assert summary.endswith('(pooled/loop is the ceiling of batching)')
+    assert summary.endswith('(bound: one seed on all images, not the '
+                            'attack)')
+    # --paths: only those beside the loop.
+    assert tool.main([path, '--checkpoint', checkpoint, '--iterations', '1',
+                      '--repeats', '1', '--warmup', '0', '--threads', '1',
+                      '--paths', 'pooled']) == 0
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert 'loop' in summary and 'pooled/loop' in summary
+    assert 'batched' not in summary and 'threads/loop' not in summary
     # The ceiling's one seed attacks both seeds' worth of images at once,
     # with their true labels.
     model = init_model(Config.fromfile(path), checkpoint).eval()

@@ -1,25 +1,29 @@
 # Copyright (c) mmext contributors. All rights reserved.
 """Iterations per second of GradInversion with its seeds (restarts) in a
-Python loop, batched into one computation, and batched in blocks on
-several threads.
+Python loop, batched into one computation, in blocks on several threads,
+and in one pooled forward.
 
 Usage::
 
     python tools/analysis_tools/benchmark_gradinversion_restarts.py \\
         configs/gradinversion/gradinversion_resnet18-w32_b8-600it_shapes-64px.py \\
         --checkpoint work_dirs/cls_s0/epoch_5.pth \\
-        [--iterations 20] [--repeats 3] [--warmup 2] [--threads T [T ...]]
+        [--iterations 20] [--repeats 3] [--warmup 2] [--threads T [T ...]] \\
+        [--paths PATH [PATH ...]] [--ceiling]
 
 In one process, on the config's first attacked batch (Yin et al., "See
 through Gradients: Image Batch Recovery via GradInversion", CVPR 2021,
 arXiv 2104.07586; drawn as ``mmext.GradInversionLoop`` draws it), every
 repeat times ``--iterations`` steps of ``mmext.inversion.GradInversion``
-on four paths (:data:`PATHS`): ``loop`` (``attack.batched_seeds=False``,
-one thread), ``batched`` (``True``, one thread), ``threads`` (the
-defaults: ``seed_workers`` threads, one per intra-op thread, each running
-its block of seeds one after the other) and ``batched-threads`` (the same
-threads, each block batched), on the same victim, target and
-initial images, alternating which path goes first. It prints the rates
+on the paths of :data:`PATHS`: ``loop`` (``attack.batched_seeds=False``,
+one thread), ``batched`` (``True``, one thread), ``threads``
+(``seed_workers`` threads, one per intra-op thread, each running its
+block of seeds one after the other), ``batched-threads`` (the same
+threads, each block batched), ``pooled`` (``attack.pooled_seeds=True``,
+one forward of every seed's images on one thread: the default where the
+victim allows it) and ``pooled-threads`` (one pooled forward per thread),
+on the same victim, target and initial images, alternating which path
+goes first. It prints the rates
 per repeat, their medians and the median of the per-repeat ratios to the
 loop, which is robust to a machine whose load drifts, and how far apart
 the paths' images ended (they compute the same objective; in float32
@@ -27,17 +31,18 @@ their rounding differences, ~1e-6 after one step, grow over Adam's steps
 to ~1e-2 after 20). The load average is printed too: on a shared
 machine, read the ratios rather than the rates.
 
+``--paths pooled threads`` times only those paths beside the loop.
+
 ``--threads 1 2`` repeats the comparison for each intra-op thread count:
 on a CPU whose cores other processes also use, fewer threads than cores
 can be much faster for both paths, and the ratio depends on it.
 
-``--ceiling`` also times, interleaved with the paths, one seed that
-attacks all ``seeds x batch`` images as a single batch (``seeds``
+``--ceiling`` also times, interleaved with the paths, ``bound``: one seed
+that attacks all ``seeds x batch`` images as a single batch (``seeds``
 batches of the config's sampling, put together; true labels). It is not
 the attack (its weight gradient and its BN statistics pool what the seeds
-keep apart), but it does the same arithmetic with no per-seed work at
-all, so ``pooled / loop`` bounds what any batching of the seeds can gain
-on this machine.
+keep apart), but it does the attack's arithmetic once with no per-seed
+work at all.
 """
 import argparse
 import dataclasses
@@ -61,16 +66,25 @@ from mmext.inversion.seed_workers import resolve_seed_workers
 from mmext.inversion.targets import pixel_mean_std
 from mmext.registry import DATASETS
 
+#: ``seed_workers`` of a path: one thread per intra-op thread.
+PER_INTRA_OP_THREAD = 'per-intra-op-thread'
+
 #: The compared paths' settings: the seeds in a loop and batched, on one
-#: thread; and in blocks on the default ``seed_workers`` threads (one per
-#: intra-op thread, at most one per seed), each block's seeds one after the
-#: other (``threads``, the default ``batched_seeds=None`` then) or batched
-#: (``batched-threads``).
+#: thread; in blocks on one thread per intra-op thread (at most one per
+#: seed), each block's seeds one after the other (``threads``) or batched
+#: (``batched-threads``); and in one pooled forward on one thread
+#: (``pooled``, the default for a victim it supports) or one per block
+#: (``pooled-threads``).
 PATHS: Dict[str, Dict[str, object]] = {
-    'loop': dict(batched_seeds=False, seed_workers=1),
-    'batched': dict(batched_seeds=True, seed_workers=1),
-    'threads': dict(batched_seeds=None, seed_workers=None),
-    'batched-threads': dict(batched_seeds=True, seed_workers=None),
+    'loop': dict(pooled_seeds=False, batched_seeds=False, seed_workers=1),
+    'batched': dict(pooled_seeds=False, batched_seeds=True, seed_workers=1),
+    'threads': dict(pooled_seeds=False, batched_seeds=False,
+                    seed_workers=PER_INTRA_OP_THREAD),
+    'batched-threads': dict(pooled_seeds=False, batched_seeds=True,
+                            seed_workers=PER_INTRA_OP_THREAD),
+    'pooled': dict(pooled_seeds=True, seed_workers=1),
+    'pooled-threads': dict(pooled_seeds=True,
+                           seed_workers=PER_INTRA_OP_THREAD),
 }
 
 
@@ -101,8 +115,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--ceiling',
         action='store_true',
-        help='also time one seed on all seeds x batch images pooled, the '
-        'upper bound of batching')
+        help="also time 'bound': one seed on all seeds x batch images, the "
+        "attack's arithmetic once with no per-seed work")
+    parser.add_argument(
+        '--paths',
+        nargs='+',
+        choices=list(PATHS),
+        help='paths to time beside the loop, which is always timed '
+        '(default: all)')
     parser.add_argument(
         '--threads',
         type=int,
@@ -145,6 +165,8 @@ def build_attack(model: torch.nn.Module, target: InversionTarget,
     """A fresh attack on ``target`` with the settings of ``path`` (a
     value of :data:`PATHS`)."""
     lower, upper = valid_range(*(t.tolist() for t in pixel_mean_std(model)))
+    if path.get('seed_workers') == PER_INTRA_OP_THREAD:
+        path = dict(path, seed_workers=torch.get_num_threads())
     return GradInversion(
         model,
         target.gradients,
@@ -160,7 +182,7 @@ def build_attack(model: torch.nn.Module, target: InversionTarget,
 def build_pooled_attack(model: torch.nn.Module, pooled: InversionTarget,
                         settings: InversionSettings,
                         seed: int) -> GradInversion:
-    """One seed on the pooled target (the ``--ceiling`` path)."""
+    """One seed on the pooled target (the ``--ceiling`` path, ``bound``)."""
     return build_attack(model, pooled,
                         dataclasses.replace(settings, num_seeds=1),
                         PATHS['loop'], seed)
@@ -187,9 +209,10 @@ def compare(
         pooled: Optional[InversionTarget] = None) -> Dict[str, List[float]]:
     """Interleaved timings at the current thread count: path name -> it/s
     per repeat and ``'<path>/loop'`` -> that path's rate over the loop's,
-    per repeat (``'pooled/loop'``, the ceiling, with a ``pooled``
-    target)."""
-    paths = list(PATHS) + (['pooled'] if pooled is not None else [])
+    per repeat (``'bound/loop'`` with a ``pooled`` target)."""
+    chosen = set(args.paths or PATHS) | {'loop'}
+    paths = [name for name in PATHS if name in chosen] + (
+        ['bound'] if pooled is not None else [])
     rates: Dict[str, List[float]] = {name: [] for name in paths}
     total = len(paths) * args.repeats * args.iterations
     with tqdm(total=total, desc=f'{torch.get_num_threads()} threads',
@@ -198,7 +221,7 @@ def compare(
             order = paths if repeat % 2 == 0 else paths[::-1]
             images = {}
             for name in order:
-                if name == 'pooled':
+                if name == 'bound':
                     attack = build_pooled_attack(model, pooled, settings,
                                                  seed)
                 else:
@@ -217,7 +240,7 @@ def compare(
                 parts.append(line)
             difference = max(
                 float((images['loop'] - images[name]).abs().max())
-                for name in PATHS)
+                for name in paths if name != 'bound')
             bar.write(f'repeat {repeat + 1}/{args.repeats}: '
                       f'{", ".join(parts)}; max |images difference| '
                       f'{difference:.2e}; load average '
@@ -241,8 +264,8 @@ def summary(rates: Dict[str, List[float]], args: argparse.Namespace,
     return (f'{torch.get_num_threads()} threads ({workers} seed workers), '
             f'median over {args.repeats} repeats of {args.iterations} '
             f'iterations: ' + '; '.join(parts) +
-            (' (pooled/loop is the ceiling of batching)'
-             if 'pooled' in rates else ''))
+            (' (bound: one seed on all images, not the attack)'
+             if 'bound' in rates else ''))
 
 
 def main(argv=None) -> int:
