@@ -9,61 +9,22 @@ victim, and give back torch's thread count.
 In float64 on a tiny BN classifier, so the paths agree to ~1e-12."""
 import dataclasses
 import threading
-from typing import Tuple
 
 import pytest
 import torch
 from torch import nn
 
 from mmext.engine.runner.gradinversion_loop import build_settings
-from mmext.inversion.attack import GradInversion, InversionSettings, \
-    gradient_distance, valid_range
+from mmext.inversion.attack import InversionSettings, gradient_distance
 from mmext.inversion.gradients import batch_gradients
 from mmext.inversion.objective import BNStatisticsPrior
 from mmext.inversion.seed_workers import build_victims, \
     resolve_seed_workers, run_on_workers, seed_blocks
 from mmext.testing.classifiers import tiny_bn_classifier
+from mmext.testing.inversion import TIGHT, distinct_seeds, seeded_attacks, \
+    take_the_same_steps
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
-
-LOWER, UPPER = valid_range((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-SHAPE = (3, 8, 8)
-# float64: the paths differ by summation order only.
-TIGHT = dict(rtol=1e-9, atol=1e-12)
-
-
-def _attacks(model: nn.Module = None, **settings
-             ) -> Tuple[GradInversion, GradInversion]:
-    """(loop, batched) attacks on the same target, seed and start (not
-    pooled unless ``pooled_seeds`` says so: :mod:`.test_pooled_seeds`)."""
-    model = model if model is not None else tiny_bn_classifier()
-    images = torch.rand(3, *SHAPE, dtype=torch.float64,
-                        generator=torch.Generator().manual_seed(1)) * 2 - 1
-    labels = torch.tensor([1, 4, 0])
-    targets = batch_gradients(model, images, labels)
-    fields = dict(iterations=20, warmup=2, num_seeds=3, group_start=2,
-                  group_every=2, grad_distance='cosine', grad_weight=1.0,
-                  bn_weight=0.1, tv_weight=1e-2, l2_weight=1e-3,
-                  group_weight=1e-2, noise=0.2, lr=0.05, pooled_seeds=False)
-    fields.update(settings)
-    return tuple(
-        GradInversion(model, targets, labels, SHAPE, LOWER, UPPER,
-                      InversionSettings(**{'batched_seeds': batched,
-                                           **fields}))
-        for batched in (False, True))
-
-
-def _distinct_seeds(*attacks: GradInversion) -> torch.Tensor:
-    """Give every attack the same seeds, each with its own mean and
-    spread (pooled statistics or gradients would then differ from every
-    seed's own)."""
-    base = attacks[0].images.detach().clone()
-    for g in range(base.shape[0]):
-        base[g] = base[g] * (0.5 + g) + 0.4 * g - 0.3
-    for attack in attacks:
-        with torch.no_grad():
-            attack.images.copy_(base)
-    return base
 
 
 @pytest.mark.parametrize('settings', [
@@ -73,8 +34,8 @@ def _distinct_seeds(*attacks: GradInversion) -> torch.Tensor:
     dict(bn_weight=0.0),
 ])
 def test_seed_terms_equal_the_loop(settings):
-    loop, batched = _attacks(**settings)
-    _distinct_seeds(loop, batched)
+    loop, batched = seeded_attacks(**settings)
+    distinct_seeds(loop, batched)
     expected = loop.seed_terms()
     got = batched.seed_terms()
     assert list(got) == list(expected)
@@ -88,8 +49,8 @@ def test_seed_terms_equal_the_loop(settings):
 
 
 def test_bn_prior_uses_each_seeds_own_statistics():
-    loop, batched = _attacks(grad_weight=0.0)
-    images = _distinct_seeds(loop, batched)
+    loop, batched = seeded_attacks(grad_weight=0.0)
+    images = distinct_seeds(loop, batched)
     model, weight = batched.model, batched.settings.bn_weight
     prior = BNStatisticsPrior(model, batched.settings.first_bn_multiplier)
     own = []
@@ -107,8 +68,8 @@ def test_bn_prior_uses_each_seeds_own_statistics():
 
 
 def test_gradient_term_uses_each_seeds_own_gradient():
-    loop, batched = _attacks(bn_weight=0.0)
-    images = _distinct_seeds(loop, batched)
+    loop, batched = seeded_attacks(bn_weight=0.0)
+    images = distinct_seeds(loop, batched)
     model, labels = batched.model, batched.labels
     distance = gradient_distance(batched.settings.grad_distance)
     own = torch.stack([
@@ -127,25 +88,9 @@ def test_gradient_term_uses_each_seeds_own_gradient():
     assert (got - pooled).abs().min() > 1e-3
 
 
-def _take_the_same_steps(reference: GradInversion,
-                         other: GradInversion) -> dict:
-    """Step both 5 times (group consensus from step 2, noise every step);
-    assert equal losses, images and best images; return the last losses."""
-    for _ in range(5):
-        expected = reference.step()
-        got = other.step()
-        assert got.keys() == expected.keys()
-        for key, value in expected.items():
-            assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12)
-    torch.testing.assert_close(other.images, reference.images, **TIGHT)
-    torch.testing.assert_close(other.best_images, reference.best_images,
-                               **TIGHT)
-    return got
-
-
 def test_steps_equal_the_loop():
-    loop, batched = _attacks()
-    assert 'group' in _take_the_same_steps(loop, batched)
+    loop, batched = seeded_attacks()
+    assert 'group' in take_the_same_steps(loop, batched)
     assert batched.best_loss == pytest.approx(loop.best_loss, rel=1e-9)
     # Only the images are differentiated, in either path.
     assert all(p.grad is None for p in batched.model.parameters())
@@ -154,15 +99,15 @@ def test_steps_equal_the_loop():
 @pytest.mark.parametrize('first', [True, False])
 def test_resume_continues_exactly(first):
     """Resume a batched run from a state saved by either path."""
-    _, straight = _attacks()
+    _, straight = seeded_attacks()
     for _ in range(6):
         straight.step()
-    saver = _attacks()[0 if not first else 1]
+    saver = seeded_attacks()[0 if not first else 1]
     for _ in range(3):
         saver.step()
     state = saver.state_dict()
     assert state['settings']['batched_seeds'] is first
-    resumed = _attacks()[1]
+    resumed = seeded_attacks()[1]
     resumed.load_state_dict(state)
     for _ in range(3):
         resumed.step()
@@ -173,7 +118,7 @@ def test_resume_continues_exactly(first):
 @pytest.mark.parametrize('workers', [1, 2])
 def test_non_finite_seed_is_named_and_best_images_kept(workers):
     """Also when the seed's block runs on a second thread."""
-    _, batched = _attacks(seed_workers=workers)
+    _, batched = seeded_attacks(seed_workers=workers)
     batched.step()
     best = batched.best_images.clone()
     with torch.no_grad():
@@ -192,7 +137,7 @@ def test_mmpretrain_classifier_equals_the_loop():
     torch.manual_seed(0)
     model = ImageClassifier(**resnet18_classifier_cfg(4, 5))
     model = model.double().eval()
-    loop, batched = _attacks(model)
+    loop, batched = seeded_attacks(model)
     for attack in (loop, batched):
         attack.step()
     torch.testing.assert_close(batched.images, loop.images, **TIGHT)
@@ -202,7 +147,7 @@ def test_setting_defaults_and_config_field():
     # None: batched when one worker has every seed, looped per thread else.
     assert InversionSettings().batched_seeds is None
     assert InversionSettings().seed_workers is None
-    one, two = (_attacks(batched_seeds=None, seed_workers=w)[0]
+    one, two = (seeded_attacks(batched_seeds=None, seed_workers=w)[0]
                 for w in (1, 2))
     assert one.batched is True and two.batched is False
     with pytest.raises(ValueError, match=r'attack\.batched_seeds'):
@@ -215,7 +160,7 @@ def test_frozen_parameters_are_left_out_alike():
     """Only trainable parameters are matched (as ``batch_gradients``)."""
     model = tiny_bn_classifier()
     model[0].weight.requires_grad_(False)
-    loop, batched = _attacks(model)
+    loop, batched = seeded_attacks(model)
     assert len(batched.targets) == len(list(model.parameters())) - 1
     loop.step()
     batched.step()
@@ -272,12 +217,12 @@ def _hooks(model: nn.Module) -> int:
 
 @pytest.mark.parametrize('batched', [True, False])
 @pytest.mark.parametrize('workers', [2, 3])
-def test_threads_take_the_same_steps_as_one(batched, workers):
-    one, many = (_attacks(batched_seeds=batched, seed_workers=w)[0]
+def test_threadstake_the_same_steps_as_one(batched, workers):
+    one, many = (seeded_attacks(batched_seeds=batched, seed_workers=w)[0]
                  for w in (1, workers))
     assert many.workers == workers and one.workers == 1
     weights = {k: v.clone() for k, v in many.model.state_dict().items()}
-    _take_the_same_steps(one, many)
+    take_the_same_steps(one, many)
     # The victim and its copies are left as they were: same weights, no
     # hook, no gradient.
     for victim in many.victims:
@@ -344,7 +289,7 @@ def test_default_is_one_thread_per_intra_op_thread_on_a_cpu():
     assert resolve_seed_workers(2, 8, gpu) == 2
     assert InversionSettings().seed_workers is None
     torch.set_num_threads(1)
-    assert _attacks(seed_workers=None)[0].workers == 1
+    assert seeded_attacks(seed_workers=None)[0].workers == 1
 
 
 @pytest.mark.parametrize('value', [0, -2, 1.5, True, '2'])

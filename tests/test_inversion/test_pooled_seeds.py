@@ -21,8 +21,8 @@ from mmext.inversion.pooled import pooled_gradient_products, \
     pooled_unsupported_reason, uses_gram_matrices
 from mmext.testing.classifiers import tiny_bn_classifier
 
-from .test_batched_seeds import TIGHT, _attacks, _distinct_seeds, \
-    _take_the_same_steps
+from mmext.testing.inversion import TIGHT, distinct_seeds, seeded_attacks, \
+    take_the_same_steps
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -110,11 +110,12 @@ def test_gram_matrices_where_they_cost_less():
     dict(bn_weight=0.0),
 ])
 def test_seed_terms_and_steps_equal_the_loop(settings):
-    loop = _attacks(**settings)[0]
-    one, two = (_attacks(pooled_seeds=True, seed_workers=w, **settings)[0]
-                for w in (1, 2))
+    loop = seeded_attacks(**settings)[0]
+    one, two = (
+        seeded_attacks(pooled_seeds=True, seed_workers=w, **settings)[0]
+        for w in (1, 2))
     assert (loop.pooled, one.pooled, two.pooled) == (False, True, True)
-    _distinct_seeds(loop, one, two)
+    distinct_seeds(loop, one, two)
     expected = loop.seed_terms()
     got = one.seed_terms()
     assert list(got) == list(expected)
@@ -124,17 +125,17 @@ def test_seed_terms_and_steps_equal_the_loop(settings):
     have = torch.autograd.grad(sum(got.values()).sum(), one.images)
     torch.testing.assert_close(have[0], want[0], **TIGHT)
     # Steps with group consensus and noise, on one worker and on two.
-    twin = _attacks(**settings)[0]
-    _distinct_seeds(twin)
-    assert 'group' in _take_the_same_steps(loop, one)
-    _take_the_same_steps(twin, two)
+    twin = seeded_attacks(**settings)[0]
+    distinct_seeds(twin)
+    assert 'group' in take_the_same_steps(loop, one)
+    take_the_same_steps(twin, two)
     assert all(p.grad is None for p in one.model.parameters())
 
 
 def test_bn_prior_is_each_seeds_own():
-    loop = _attacks(grad_weight=0.0)[0]
-    attack = _attacks(grad_weight=0.0, pooled_seeds=True)[0]
-    images = _distinct_seeds(loop, attack)
+    loop = seeded_attacks(grad_weight=0.0)[0]
+    attack = seeded_attacks(grad_weight=0.0, pooled_seeds=True)[0]
+    images = distinct_seeds(loop, attack)
     expected = loop.seed_terms()['bn']
     torch.testing.assert_close(attack.seed_terms()['bn'], expected, **TIGHT)
     prior = attack.bn_prior
@@ -153,11 +154,11 @@ def test_mmpretrain_classifier_equals_the_loop():
     from mmext.testing.classifiers import resnet18_classifier_cfg
     torch.manual_seed(0)
     model = ImageClassifier(**resnet18_classifier_cfg(4, 5)).double().eval()
-    loop = _attacks(model)[0]
-    attack = _attacks(model, pooled_seeds=None)[0]
+    loop = seeded_attacks(model)[0]
+    attack = seeded_attacks(model, pooled_seeds=None)[0]
     assert attack.pooled and attack.workers == 1  # the default here
-    _distinct_seeds(loop, attack)
-    _take_the_same_steps(loop, attack)
+    distinct_seeds(loop, attack)
+    take_the_same_steps(loop, attack)
 
 
 def _shared_weights() -> nn.Module:
@@ -192,9 +193,9 @@ def test_unsupported_victims_are_named(change, reason):
     with pytest.raises(ValueError,
                        match=r'attack\.pooled_seeds=True cannot run: .*' +
                        reason):
-        _attacks(model, pooled_seeds=True)
+        seeded_attacks(model, pooled_seeds=True)
     # None leaves such a victim to the other paths.
-    assert _attacks(model, pooled_seeds=None)[0].pooled is False
+    assert seeded_attacks(model, pooled_seeds=None)[0].pooled is False
 
 
 def test_frozen_layers_are_left_out_and_supported():
@@ -203,24 +204,24 @@ def test_frozen_layers_are_left_out_and_supported():
     model[0].bias.requires_grad_(False)
     model.append(nn.LayerNorm(5).double().eval().requires_grad_(False))
     assert pooled_unsupported_reason(model) is None
-    loop = _attacks(model)[0]
-    attack = _attacks(model, pooled_seeds=True)[0]
-    _take_the_same_steps(loop, attack)
+    loop = seeded_attacks(model)[0]
+    attack = seeded_attacks(model, pooled_seeds=True)[0]
+    take_the_same_steps(loop, attack)
 
 
 def test_l2_distance_is_left_to_the_other_paths():
     settings = dict(grad_distance='l2', grad_weight=1e-2)
-    assert _attacks(pooled_seeds=None, **settings)[0].pooled is False
+    assert seeded_attacks(pooled_seeds=None, **settings)[0].pooled is False
     with pytest.raises(ValueError, match=r"grad_distance='l2'.*'cosine'"):
-        _attacks(pooled_seeds=True, **settings)
+        seeded_attacks(pooled_seeds=True, **settings)
     # Without a gradient term the distance does not matter.
-    assert _attacks(pooled_seeds=True, grad_weight=0.0,
+    assert seeded_attacks(pooled_seeds=True, grad_weight=0.0,
                     grad_distance='l2')[0].pooled
 
 
 def test_shared_weights_are_named():
     model = _shared_weights()
-    attack = _attacks(model, pooled_seeds=True, bn_weight=0.0)[0]
+    attack = seeded_attacks(model, pooled_seeds=True, bn_weight=0.0)[0]
     with pytest.raises(ValueError, match=r'Conv2d runs more than once.*'
                        r'attack\.pooled_seeds=False'):
         attack.step()
@@ -229,9 +230,9 @@ def test_shared_weights_are_named():
 
 def test_setting_default_and_bad_values():
     assert InversionSettings().pooled_seeds is None
-    default = _attacks(pooled_seeds=None)[0]
+    default = seeded_attacks(pooled_seeds=None)[0]
     assert default.pooled and default.workers == 1
-    assert _attacks(pooled_seeds=None, seed_workers=2)[0].workers == 2
+    assert seeded_attacks(pooled_seeds=None, seed_workers=2)[0].workers == 2
     for value in (1, 'yes'):
         with pytest.raises(ValueError, match=r'attack\.pooled_seeds'):
             build_settings(dict(pooled_seeds=value))
