@@ -42,8 +42,24 @@ from torch import nn
 
 from .gradients import classifier_logits
 
-#: Layer types whose trainable parameters the pooled path handles.
+#: Layer types whose trainable parameters the pooled path handles (and
+#: subclasses that keep their ``forward``).
 POOLED_LAYERS = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+
+
+def pooled_layer_type(module: nn.Module) -> Optional[type]:
+    """The :data:`POOLED_LAYERS` type whose maths ``module`` follows: its
+    own class or an ancestor whose ``forward`` it keeps (a subclass that
+    changes ``forward``, such as a weight-standardised convolution, has
+    other gradients); None for any other module."""
+    if isinstance(module, nn.SyncBatchNorm):
+        # Its own forward; in eval mode that of BatchNorm.
+        return nn.modules.batchnorm._BatchNorm
+    for layer_type in POOLED_LAYERS:
+        if isinstance(module, layer_type) and \
+                type(module).forward is layer_type.forward:
+            return layer_type
+    return None
 
 
 def pooled_unsupported_reason(model: nn.Module) -> Optional[str]:
@@ -65,10 +81,11 @@ def pooled_unsupported_reason(model: nn.Module) -> Optional[str]:
         ]
         if not trainable:
             continue
-        if not isinstance(module, POOLED_LAYERS):
+        if pooled_layer_type(module) is None:
             return (f'{name or "the model"} ({type(module).__name__}) holds '
                     'trainable parameters; the pooled path handles Conv2d, '
-                    'Linear and BatchNorm layers only')
+                    'Linear and BatchNorm layers (and subclasses that keep '
+                    'their forward) only')
         for param in trainable:
             if id(param) in owners:
                 return (f'{name} shares a parameter with {owners[id(param)]}'
@@ -238,6 +255,7 @@ def norm_scale_products(norm: nn.modules.batchnorm._BatchNorm,
     return vector_products(gradient, target)
 
 
+#: The weight's products of each convolution and linear layer type.
 WEIGHT_PRODUCTS = {
     nn.Conv2d: conv_weight_products,
     nn.Linear: linear_weight_products,
@@ -275,7 +293,7 @@ def layer_products(module: nn.Module, inputs: torch.Tensor,
                 norm_scale_products(module, inputs, grad_outputs,
                                     output_sums, targets[id(weight)]))
         else:
-            products.append(WEIGHT_PRODUCTS[type(module)](
+            products.append(WEIGHT_PRODUCTS[pooled_layer_type(module)](
                 module, inputs, grad_outputs, targets[id(weight)], seeds))
     if bias is not None and bias.requires_grad:
         products.append(vector_products(output_sums, targets[id(bias)]))

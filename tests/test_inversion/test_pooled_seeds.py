@@ -167,6 +167,19 @@ def _shared_weights() -> nn.Module:
                          nn.Linear(3 * 8 * 8, 5)).double().eval()
 
 
+class _StandardisedConv2d(nn.Conv2d):
+    """A convolution whose forward changes its weight (weight
+    standardisation): its gradient is not the plain convolution's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight - self.weight.mean((1, 2, 3), keepdim=True)
+        return self._conv_forward(x, weight, self.bias)
+
+
+class _KeptForwardConv2d(nn.Conv2d):
+    """A subclass that keeps nn.Conv2d's forward."""
+
+
 def _sharing_weight_with(conv: nn.Conv2d) -> nn.Conv2d:
     """A second 4->4 convolution whose weight is ``conv``'s."""
     twin = nn.Conv2d(4, 4, 3, padding=1).double().eval()
@@ -185,6 +198,9 @@ def _sharing_weight_with(conv: nn.Conv2d) -> nn.Conv2d:
      r"0 pads with padding='same'"),
     (lambda m: m.insert(4, _sharing_weight_with(m[3])),
      r'4 shares a parameter with 3'),
+    (lambda m: m.__setitem__(
+        3, _StandardisedConv2d(4, 4, 3, padding=1).double().eval()),
+     r'3 \(_StandardisedConv2d\) holds trainable parameters'),
 ])
 def test_unsupported_victims_are_named(change, reason):
     model = tiny_bn_classifier()
@@ -196,6 +212,19 @@ def test_unsupported_victims_are_named(change, reason):
         seeded_attacks(model, pooled_seeds=True)
     # None leaves such a victim to the other paths.
     assert seeded_attacks(model, pooled_seeds=None)[0].pooled is False
+
+
+def test_subclasses_that_keep_the_forward_are_supported():
+    model = tiny_bn_classifier()
+    kept = _KeptForwardConv2d(4, 4, 3, padding=1).double().eval()
+    kept.load_state_dict(model[3].state_dict())
+    model[3] = kept
+    model[4] = nn.SyncBatchNorm(4).double().eval()
+    assert pooled_unsupported_reason(model) is None
+    loop = seeded_attacks(model)[0]
+    attack = seeded_attacks(model, pooled_seeds=True)[0]
+    distinct_seeds(loop, attack)
+    take_the_same_steps(loop, attack)
 
 
 def test_frozen_layers_are_left_out_and_supported():
