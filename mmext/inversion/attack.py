@@ -44,7 +44,7 @@ from .batched import map_seeds, seed_forward, trainable_parameters
 from .gradients import batch_gradients, classifier_logits
 from .objective import BNStatisticsPrior, cosine_distance_from_products, \
     cosine_gradient_distance, gradient_matching_loss, l2_prior, \
-    total_variation_prior, warmup_cosine_lr
+    square_norm, total_variation_prior, warmup_cosine_lr
 from .pooled import pooled_gradient_products, pooled_unsupported_reason
 from .registration import group_consensus
 from .seed_workers import Victim, build_victims, resolve_seed_workers, \
@@ -111,11 +111,11 @@ class InversionSettings:
     and one batched computation 1.17x. Without the pooled path
     (``grad_distance='l2'``, other layers), ``seed_workers=None`` runs one
     thread per intra-op thread, ``batched_seeds=None`` the seeds one after
-    the other in each (one batched computation with one worker). The pooled and the batched paths
-    hold every seed's graph at once (peak growth for 4 seeds of 8 64-px
-    images: pooled 171 MB, batched 321 MB, the loop 64 MB, 2 threads 187
-    MB): set ``pooled_seeds=False`` and ``batched_seeds=False`` where
-    memory is short.
+    the other in each (one batched computation with one worker). The
+    pooled and the batched paths hold every seed's graph at once (peak
+    growth for 4 seeds of 8 64-px images: pooled 171 MB, batched 321 MB,
+    the loop 64 MB, 2 threads 187 MB): set ``pooled_seeds=False`` and
+    ``batched_seeds=False`` where memory is short.
     """
     iterations: int = 20000
     lr: float = 0.1
@@ -211,7 +211,7 @@ class GradInversion:
                         if self.settings.batched_seeds is None else
                         self.settings.batched_seeds)
         #: ||dW||^2 of the observed gradients (the pooled path's cosine).
-        self.target_square = sum(t.pow(2).sum() for t in self.targets)
+        self.target_square = square_norm(self.targets)
         self.victims = build_victims(model, self.bn_prior, self.workers)
         self.consensus: Optional[torch.Tensor] = None
         self.iteration = 0

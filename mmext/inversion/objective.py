@@ -75,9 +75,13 @@ def cosine_gradient_distance(candidate: Sequence[torch.Tensor],
         raise ValueError(f'cosine_gradient_distance: {len(candidate)} '
                          f'candidate and {len(target)} target gradients')
     dot = sum((g * t).sum() for g, t in zip(candidate, target))
-    cand_sq = sum(g.pow(2).sum() for g in candidate)
-    target_sq = sum(t.pow(2).sum() for t in target)
-    return cosine_distance_from_products(dot, cand_sq, target_sq)
+    return cosine_distance_from_products(dot, square_norm(candidate),
+                                         square_norm(target))
+
+
+def square_norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``sum_i ||t_i||^2`` over a list of tensors (scalar)."""
+    return sum(t.pow(2).sum() for t in tensors)
 
 
 def cosine_distance_from_products(dot: torch.Tensor,
