@@ -10,7 +10,9 @@ GradInversion", CVPR 2021, arXiv 2104.07586):
 - :mod:`.registration`: the seeds' registration before their consensus;
 - :mod:`.attack`: the optimisation (:class:`GradInversion`), whose seeds
   run in a loop, batched (:mod:`.batched`), on threads
-  (:mod:`.seed_workers`) or in one pooled forward (:mod:`.pooled`);
+  (:mod:`.seed_workers`) or in one pooled forward (:mod:`.pooled`,
+  whose layers' backward forms input gradients only:
+  :mod:`.input_gradients`);
 - :mod:`.targets`: which batches are attacked, or a gradients file, and
   what the attacker observes of each (:class:`InversionTarget`);
 - :mod:`.image_metrics`: PSNR, SSIM, FFT-2D distance and batch matching.

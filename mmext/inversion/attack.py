@@ -98,23 +98,23 @@ class InversionSettings:
     - ``batched_seeds``: a block's seeds as one batched computation
       (:mod:`.batched`; True) or one after the other (False). The batched
       path holds every seed's graph at once, about G times the loop's
-      activation memory (340 MB instead of 66 MB for 4 seeds of 8 64-px
+      activation memory (348 MB instead of 65 MB for 4 seeds of 8 64-px
       images). None (the default): batched when one worker evaluates all
       seeds, one after the other when several threads do.
 
     The defaults are what measured fastest on the 2-core CPU for 4 seeds
     of 8 64-px images (``tools/analysis_tools/
     benchmark_gradinversion_restarts.py``, figures in docs/benchmarks.md):
-    the pooled path on one worker with 2 intra-op threads was 1.38-1.52x
-    the loop over five runs (1.43x on one intra-op thread); in the run of
-    1.52x, 2 threads running their seeds one after the other were 1.25x
-    and one batched computation 1.17x. Without the pooled path
+    the pooled path on one worker with 2 intra-op threads was 1.68-1.72x
+    the loop over five runs (1.61x on one intra-op thread); in the same
+    run, 2 threads running their seeds one after the other were 1.23x and
+    one batched computation 1.19x. Without the pooled path
     (``grad_distance='l2'``, other layers), ``seed_workers=None`` runs one
     thread per intra-op thread, ``batched_seeds=None`` the seeds one after
     the other in each (one batched computation with one worker). The
     pooled and the batched paths hold every seed's graph at once (peak
-    growth for 4 seeds of 8 64-px images: pooled 171 MB, batched 321 MB,
-    the loop 64 MB, 2 threads 187 MB): set ``pooled_seeds=False`` and
+    growth for 4 seeds of 8 64-px images: pooled 158 MB, batched 348 MB,
+    the loop 65 MB, 2 threads 220 MB): set ``pooled_seeds=False`` and
     ``batched_seeds=False`` where memory is short.
     """
     iterations: int = 20000

@@ -33,6 +33,12 @@ per-seed gradients' products up to rounding (the tests compare with the
 loop in float64). The victim's weight gradients of the late layers, the
 largest tensors of the attack (590k entries for one 256-channel 3x3
 convolution), are never formed per seed.
+
+The pooled forward runs the victim's convolutions and BatchNorm layers
+with a backward that forms input gradients only
+(:mod:`.input_gradients`): the ``dy`` pass needs no weight gradient, and
+its double backward then skips the pooled weight-gradient convolution that
+PyTorch's convolution double backward forms at every layer.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -41,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gradients import classifier_logits
+from .input_gradients import input_gradient_forwards
 
 #: Layer types whose trainable parameters the pooled path handles (and
 #: subclasses that keep their ``forward``).
@@ -102,6 +109,24 @@ def pooled_unsupported_reason(model: nn.Module) -> Optional[str]:
             return (f'{name} has no running statistics; the pooled path '
                     'needs BatchNorm that normalises with them')
     return None
+
+
+def input_gradient_layers(model: nn.Module) -> List[nn.Module]:
+    """The victim's layers that the pooled forward runs with an input-only
+    backward (:func:`.input_gradients.input_gradient_forwards`), trainable
+    or not: Conv2d with numeric zero padding, BatchNorm in eval mode with
+    running statistics."""
+    layers = []
+    for module in model.modules():
+        layer_type = pooled_layer_type(module)
+        if layer_type is nn.Conv2d and module.padding_mode == 'zeros' and \
+                not isinstance(module.padding, str):
+            layers.append(module)
+        elif layer_type is nn.modules.batchnorm._BatchNorm and \
+                not module.training and module.running_mean is not None and \
+                module.running_var is not None:
+            layers.append(module)
+    return layers
 
 
 def seed_sums(values: torch.Tensor, seeds: int) -> torch.Tensor:
@@ -350,7 +375,8 @@ def pooled_gradient_products(
 
     handles = [m.register_forward_hook(record) for m in layers]
     try:
-        logits = classifier_logits(model, images.flatten(0, 1))
+        with input_gradient_forwards(input_gradient_layers(model)):
+            logits = classifier_logits(model, images.flatten(0, 1))
     finally:
         for handle in handles:
             handle.remove()
