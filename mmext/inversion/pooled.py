@@ -69,6 +69,18 @@ def pooled_layer_type(module: nn.Module) -> Optional[type]:
     return None
 
 
+def pads_with_zeros(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` pads with numeric padding and
+    ``padding_mode='zeros'``, the padding the pooled maths reproduce."""
+    return conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)
+
+
+def has_running_statistics(norm: nn.modules.batchnorm._BatchNorm) -> bool:
+    """Whether ``norm`` keeps running statistics to normalise with in eval
+    mode (without them it normalises every batch with its own)."""
+    return norm.running_mean is not None and norm.running_var is not None
+
+
 def pooled_unsupported_reason(model: nn.Module) -> Optional[str]:
     """Why the pooled path cannot evaluate ``model``'s seeds, or None.
 
@@ -98,14 +110,12 @@ def pooled_unsupported_reason(model: nn.Module) -> Optional[str]:
                 return (f'{name} shares a parameter with {owners[id(param)]}'
                         '; the pooled path needs one layer per parameter')
             owners[id(param)] = name
-        if isinstance(module, nn.Conv2d) and (module.padding_mode != 'zeros'
-                                              or isinstance(
-                                                  module.padding, str)):
+        if isinstance(module, nn.Conv2d) and not pads_with_zeros(module):
             return (f'{name} pads with padding={module.padding!r}, '
                     f'padding_mode={module.padding_mode!r}; the pooled path '
                     "handles numeric padding with padding_mode='zeros' only")
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (
-                module.running_mean is None or module.running_var is None):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and \
+                not has_running_statistics(module):
             return (f'{name} has no running statistics; the pooled path '
                     'needs BatchNorm that normalises with them')
     return None
@@ -119,12 +129,10 @@ def input_gradient_layers(model: nn.Module) -> List[nn.Module]:
     layers = []
     for module in model.modules():
         layer_type = pooled_layer_type(module)
-        if layer_type is nn.Conv2d and module.padding_mode == 'zeros' and \
-                not isinstance(module.padding, str):
+        if layer_type is nn.Conv2d and pads_with_zeros(module):
             layers.append(module)
         elif layer_type is nn.modules.batchnorm._BatchNorm and \
-                not module.training and module.running_mean is not None and \
-                module.running_var is not None:
+                not module.training and has_running_statistics(module):
             layers.append(module)
     return layers
 
