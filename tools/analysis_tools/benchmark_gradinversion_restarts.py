@@ -28,7 +28,8 @@ per repeat, their medians and the median of the per-repeat ratios to the
 loop, which is robust to a machine whose load drifts, and how far apart
 the paths' images ended (they compute the same objective; in float32
 their rounding differences, ~1e-6 after one step, grow over Adam's steps
-to ~1e-2 after 20). The load average is printed too: on a shared
+to ~1e-2 after 20 for the pooled path and ~2e-1 for the threads and the
+batched paths). The load average is printed too: on a shared
 machine, read the ratios rather than the rates.
 
 ``--paths pooled threads`` times only those paths beside the loop.
